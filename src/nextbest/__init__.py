@@ -1,0 +1,1 @@
+"""nextbest: real-time next best decisions for customers."""

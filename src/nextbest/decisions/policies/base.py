@@ -1,0 +1,72 @@
+"""What every decision policy looks like, and the context it decides in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nextbest.decisions.record import Decision
+from nextbest.profile.state import CustomerProfile
+from nextbest.settings import DAY_MS, EngineSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What woke the engine: an event (``family`` and ``event`` set) or the clock (both None)."""
+
+    event_id: str
+    event_time: int
+    family: str | None = None
+    event: dict[str, Any] | None = None
+
+
+class Policy(Protocol):
+    """A decision policy.
+
+    ``react`` runs after the profile has absorbed an event; ``wake`` runs when event time passes
+    a moment the policy asked for with ``due``. Both return candidate decisions; the engine
+    drops those already sent. Policies never mutate the profile except ``profile.due``.
+    """
+
+    name: str
+
+    def react(
+        self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+    ) -> list[Decision]: ...
+
+    def wake(
+        self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+    ) -> list[Decision]: ...
+
+
+def ttl_ms(settings: EngineSettings) -> int:
+    return int(settings.decision_ttl_days * DAY_MS)
+
+
+def message_channel(profile: CustomerProfile, preferred: tuple[str, ...]) -> str | None:
+    """The first preferred channel the customer has not opted out of; None if all are closed."""
+    if profile.consent.get("all") is False:
+        return None
+    for channel in preferred:
+        if profile.consent.get(channel) is not False:
+            return channel
+    return None
+
+
+def customer_summary(profile: CustomerProfile, now: int) -> dict[str, Any]:
+    """The facts about a customer that a person or a message needs (no model scores yet)."""
+    return {
+        "orders": profile.orders,
+        "revenue": round(profile.revenue, 2),
+        "tenure_days": round(max(0, now - profile.first_seen) / DAY_MS, 1),
+        "days_since_last_order": (
+            round((now - profile.last_order_at) / DAY_MS, 1) if profile.last_order_at else None
+        ),
+        "usual_gap_days": (
+            round(profile.usual_gap_ms / DAY_MS, 1) if profile.usual_gap_ms else None
+        ),
+        "last_category": profile.last_category,
+        "returns": profile.returns,
+        "defective_returns": profile.defective_returns,
+        "support_contacts": len(profile.support_contacts),
+    }

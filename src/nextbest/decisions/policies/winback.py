@@ -1,0 +1,90 @@
+"""Win-back: a customer silent for longer than their own usual gap between orders.
+
+Lapse is relative to the customer: a weekly coffee buyer silent for three weeks is lapsing, a
+twice-a-year buyer silent for three weeks is not. The message names the relationship (the
+category they last bought).
+"""
+
+from __future__ import annotations
+
+from nextbest.decisions.policies.base import Trigger, customer_summary, message_channel, ttl_ms
+from nextbest.decisions.record import Decision, Reason
+from nextbest.profile.state import CustomerProfile
+from nextbest.settings import DAY_MS, EngineSettings
+
+DUE_KEY = "winback"
+
+
+def lapse_threshold_ms(profile: CustomerProfile, settings: EngineSettings) -> float | None:
+    """How long a silence makes this customer lapsing, or None without a usual gap yet."""
+    gap = profile.usual_gap_ms
+    if gap is None or profile.orders < settings.winback_min_orders:
+        return None
+    return max(gap, settings.winback_min_gap_days * DAY_MS) * settings.winback_gap_factor
+
+
+class WinbackPolicy:
+    name = "winback"
+
+    def react(
+        self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+    ) -> list[Decision]:
+        threshold = lapse_threshold_ms(profile, settings)
+        if threshold is not None and profile.last_order_at is not None:
+            profile.due[DUE_KEY] = profile.last_order_at + int(threshold)
+        return []
+
+    def wake(
+        self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+    ) -> list[Decision]:
+        due = profile.due.get(DUE_KEY)
+        threshold = lapse_threshold_ms(profile, settings)
+        if due is None or trigger.event_time < due:
+            return []
+        del profile.due[DUE_KEY]
+        last_order = profile.recent_orders[-1] if profile.recent_orders else None
+        if threshold is None or last_order is None or profile.last_order_at is None:
+            return []
+        channel = message_channel(profile, ("email", "push", "sms"))
+        if channel is None:
+            return []
+        now = trigger.event_time
+        silent_days = (now - profile.last_order_at) / DAY_MS
+        usual_days = (profile.usual_gap_ms or 0.0) / DAY_MS
+        category = profile.last_category
+        return [
+            Decision.create(
+                decision_type="winback",
+                customer_id=profile.customer_id,
+                # One win-back per lapse: only a new order re-arms it.
+                trigger=f"after:{last_order.order_id}",
+                action="send_message",
+                channel=channel,
+                payload={
+                    "template": "winback",
+                    "last_category": category,
+                    "last_order_id": last_order.order_id,
+                    "customer": customer_summary(profile, now),
+                },
+                reasons=(
+                    Reason(
+                        "beyond_usual_gap",
+                        f"No order for {silent_days:.0f} days; this customer usually orders "
+                        f"every {usual_days:.0f} days.",
+                    ),
+                    Reason(
+                        "relationship",
+                        f"Last bought {category}." if category else "Has ordered before.",
+                    ),
+                ),
+                causing_event_id=trigger.event_id,
+                causing_event_time=trigger.event_time,
+                decided_at=now,
+                ttl_ms=ttl_ms(settings),
+                scores={
+                    "days_silent": round(silent_days, 1),
+                    "usual_gap_days": round(usual_days, 1),
+                    "lifetime_value": round(profile.revenue, 2),
+                },
+            )
+        ]

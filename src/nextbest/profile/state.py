@@ -1,0 +1,128 @@
+"""The living profile of one customer, kept per customer in the worker's table.
+
+Everything here is plain data (JSON-serialisable via ``to_dict``/``from_dict``) so it can travel
+through a changelog topic and into Redis unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+RECENT_ORDERS = 5
+RECENT_EVENTS = 64
+RECENT_DECISIONS = 10
+CONVERSATION_MESSAGES = 20
+CONTACT_HISTORY = 10
+
+
+@dataclass(slots=True)
+class OrderSummary:
+    order_id: str
+    time: int
+    total: float
+    channel: str
+    items: list[str]
+    categories: list[str]
+
+
+@dataclass(slots=True)
+class Message:
+    time: int
+    author: str
+    text: str
+
+
+@dataclass(slots=True)
+class Conversation:
+    conversation_id: str
+    channel: str
+    opened_at: int
+    order_id: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    resolved: bool = False
+
+
+@dataclass(slots=True)
+class CartLine:
+    item_id: str
+    category: str | None
+    price: float | None
+    added_at: int
+    event_id: str
+
+
+@dataclass(slots=True)
+class CustomerProfile:
+    """State of one canonical customer."""
+
+    customer_id: str
+    first_seen: int = 0
+    last_seen: int = 0
+    identifiers: dict[str, list[str]] = field(default_factory=dict)
+    timezone: str | None = None
+    country: str | None = None
+    consent: dict[str, bool] = field(default_factory=dict)
+
+    orders: int = 0
+    revenue: float = 0.0
+    first_order_at: int | None = None
+    last_order_at: int | None = None
+    gap_count: int = 0
+    gap_mean_ms: float = 0.0
+    recent_orders: list[OrderSummary] = field(default_factory=list)
+    returns: int = 0
+    defective_returns: int = 0
+    refunded: float = 0.0
+
+    category_affinity: dict[str, float] = field(default_factory=dict)
+    affinity_at: int = 0
+
+    email_opens: int = 0
+    email_clicks: int = 0
+    messages_sent: int = 0
+
+    support_contacts: list[int] = field(default_factory=list)
+    conversation: Conversation | None = None
+    reviews: int = 0
+    last_review_rating: int | None = None
+
+    cart: list[CartLine] = field(default_factory=list)
+
+    due: dict[str, int] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+    recent_decisions: list[dict[str, Any]] = field(default_factory=list)
+    recent_event_ids: list[str] = field(default_factory=list)
+    merged_into: str | None = None
+    merged_from: list[str] = field(default_factory=list)
+
+    @property
+    def usual_gap_ms(self) -> float | None:
+        """The customer's own mean time between orders, once they have one."""
+        return self.gap_mean_ms if self.gap_count > 0 else None
+
+    @property
+    def tenure_ms(self) -> int:
+        return max(0, self.last_seen - self.first_seen)
+
+    @property
+    def last_category(self) -> str | None:
+        for order in reversed(self.recent_orders):
+            if order.categories:
+                return order.categories[0]
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CustomerProfile:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["recent_orders"] = [OrderSummary(**o) for o in values.get("recent_orders", [])]
+        values["cart"] = [CartLine(**c) for c in values.get("cart", [])]
+        conversation = values.get("conversation")
+        if conversation is not None:
+            messages = [Message(**m) for m in conversation.get("messages", [])]
+            values["conversation"] = Conversation(**{**conversation, "messages": messages})
+        return cls(**values)

@@ -1,0 +1,76 @@
+"""Business rules the engine core follows, as typed and frozen settings.
+
+Every field can be set from the environment with the ``NEXTBEST_`` prefix, e.g.
+``NEXTBEST_REFUND_ESCALATION_AMOUNT=150``.
+
+>>> EngineSettings().repeat_contact_days
+3.0
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+
+
+class EngineSettings(BaseSettings):
+    """Thresholds of the first, rule-based decisions."""
+
+    model_config = SettingsConfigDict(env_prefix="NEXTBEST_", frozen=True, extra="ignore")
+
+    cart_reminder_delay_minutes: float = 30.0
+    """An add-to-cart with no order after this long (event time) earns a reminder."""
+
+    refund_escalation_amount: float = 200.0
+    """A refund request above this amount goes to a human."""
+
+    repeat_contact_days: float = 3.0
+    """A second support contact within this many days goes to a human."""
+
+    legal_words: tuple[str, ...] = (
+        "lawyer",
+        "attorney",
+        "solicitor",
+        "legal action",
+        "sue ",
+        "court",
+        "ombudsman",
+        "chargeback",
+    )
+
+    winback_gap_factor: float = 1.5
+    """A customer is lapsing once their silence exceeds this multiple of their own usual gap."""
+
+    winback_min_orders: int = 2
+    """Customers need at least this many orders to have a usual gap of their own."""
+
+    winback_min_gap_days: float = 7.0
+    """Floor on the usual gap, so a burst of same-week orders does not trigger daily win-backs."""
+
+    recovery_base_discount: float = 10.0
+    """Service recovery discount (percent) for a first-time, low-value customer."""
+
+    recovery_max_discount: float = 30.0
+
+    recovery_high_value: float = 500.0
+    """Lifetime revenue at which a customer earns the maximum recovery gesture."""
+
+    decision_ttl_days: float = 7.0
+    """Decisions expire this long after they are made."""
+
+    agenda_bucket_minutes: float = 1.0
+    """Granularity of the event-time agenda that wakes customers up (win-back, cart reminder)."""
+
+    @property
+    def cart_reminder_delay_ms(self) -> int:
+        return int(self.cart_reminder_delay_minutes * MINUTE_MS)
+
+    @property
+    def repeat_contact_ms(self) -> int:
+        return int(self.repeat_contact_days * DAY_MS)
+
+    @property
+    def agenda_bucket_ms(self) -> int:
+        return max(1, int(self.agenda_bucket_minutes * MINUTE_MS))

@@ -1,0 +1,1 @@
+"""Faust topology and command line: adapts the nextbest core to Kafka."""
