@@ -6,8 +6,10 @@ through a changelog topic and into Redis unchanged.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import orjson
 
 RECENT_ORDERS = 5
 RECENT_EVENTS = 64
@@ -112,8 +114,13 @@ class CustomerProfile:
                 return order.categories[0]
         return None
 
+    def to_json(self) -> bytes:
+        """JSON bytes (orjson serialises slotted dataclasses natively, ~10x faster than asdict)."""
+        return orjson.dumps(self)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data: dict[str, Any] = orjson.loads(self.to_json())
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerProfile:

@@ -1,0 +1,58 @@
+"""Semantic rules Avro cannot express, applied to every decoded or encoded record.
+
+* every record with a ``customer`` reference names at least one identifier
+  (a decision: a non-empty ``customer_id``)  → ``no_customer_identifier``;
+* times (``event_time``, a decision's ``decided_at``/``created_at``) are > 0 → ``invalid_value``;
+* a review's ``rating`` is 1..5 → ``invalid_value``;
+* the ids the engine keys on (``event_id``, a catalog ``item_id``, ``order_id``, ...) are not
+  empty → ``invalid_value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nextbest.codec.errors import ConstraintViolation
+
+RATING_RANGE = (1, 5)
+_TIME_FIELDS = {"decision": ("decided_at", "created_at")}
+_KEY_FIELDS = {
+    "catalog": ("event_id", "item_id"),
+    "purchase": ("event_id", "order_id"),
+    "support": ("event_id", "conversation_id"),
+    "review": ("event_id", "review_id"),
+    "decision": ("decision_id", "causing_event_id"),
+}
+
+
+def check_record(family: str, record: Mapping[str, Any]) -> None:
+    """Raise :class:`ConstraintViolation` if ``record`` breaks a semantic rule.
+
+    >>> check_record("review", {"event_time": 1, "customer": {"email": "a@b"}, "rating": 6})
+    Traceback (most recent call last):
+    ...
+    nextbest.codec.errors.ConstraintViolation: rating: 6 is outside 1..5
+    """
+    for name in _TIME_FIELDS.get(family, ("event_time",)):
+        moment = record.get(name)
+        if isinstance(moment, int) and moment <= 0:
+            raise ConstraintViolation(f"{name}: {moment} is not a positive epoch-ms time")
+    for name in _KEY_FIELDS.get(family, ("event_id",)):
+        if record.get(name) == "":
+            raise ConstraintViolation(f"{name}: must not be empty")
+    customer = record.get("customer")
+    if isinstance(customer, Mapping):
+        if not any(isinstance(v, str) and v.strip() for v in customer.values()):
+            raise ConstraintViolation(
+                "customer: at least one identifier must be set", reason="no_customer_identifier"
+            )
+    elif family == "decision" and not str(record.get("customer_id") or "").strip():
+        raise ConstraintViolation(
+            "customer_id: a decision needs a customer", reason="no_customer_identifier"
+        )
+    if family == "review":
+        rating = record.get("rating")
+        low, high = RATING_RANGE
+        if isinstance(rating, int) and not low <= rating <= high:
+            raise ConstraintViolation(f"rating: {rating} is outside {low}..{high}")

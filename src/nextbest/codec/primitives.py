@@ -1,0 +1,112 @@
+"""Primitive-type normalizers and the path-carrying :class:`FieldError` (see normalize.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Normalizer = Callable[[Any], Any]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+INT_RANGE = (-(2**31), 2**31 - 1)
+LONG_RANGE = (-(2**63), 2**63 - 1)
+
+
+class FieldError(Exception):
+    """A value does not fit its schema; ``path`` is built up while unwinding."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parts: list[str] = []
+
+    @property
+    def path(self) -> str:
+        return "".join(reversed(self.parts)).lstrip(".")
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.parts else self.message
+
+
+def describe(value: Any) -> str:
+    """Short, PII-light description of a value for error messages."""
+    kind = "null" if value is None else type(value).__name__
+    if isinstance(value, bool | int | float):
+        return f"{kind} {value!r}"
+    return kind
+
+
+def expect(kind: str, value: Any) -> FieldError:
+    return FieldError(f"expected {kind}, got {describe(value)}")
+
+
+def _null(value: Any) -> None:
+    if value is not None:
+        raise expect("null", value)
+
+
+def _boolean(value: Any) -> bool:
+    if type(value) is not bool:
+        raise expect("boolean", value)
+    return value
+
+
+def _integer(kind: str, low: int, high: int) -> Normalizer:
+    def norm(value: Any) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise expect(kind, value)
+        return value
+
+    return norm
+
+
+def _floating(value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int:
+        return float(value)
+    raise expect("number", value)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise expect("string", value)
+    return value
+
+
+def _bytes(value: Any) -> bytes:
+    if not isinstance(value, bytes | bytearray):
+        raise expect("bytes", value)
+    return bytes(value)
+
+
+def _timestamp_millis(value: Any) -> int:
+    if type(value) is int and LONG_RANGE[0] <= value <= LONG_RANGE[1]:
+        return value
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise FieldError("expected epoch milliseconds or an ISO-8601 time") from None
+    if not isinstance(moment, datetime):
+        raise expect("timestamp (epoch milliseconds)", value)
+    if moment.tzinfo is None:
+        raise FieldError("timestamp has no time zone")
+    return (moment - _EPOCH) // _MS
+
+
+PRIMITIVES: dict[str, Normalizer] = {
+    "null": _null,
+    "boolean": _boolean,
+    "int": _integer("int", *INT_RANGE),
+    "long": _integer("long", *LONG_RANGE),
+    "float": _floating,
+    "double": _floating,
+    "string": _string,
+    "bytes": _bytes,
+}
+LOGICAL: dict[str, Normalizer] = {"timestamp-millis": _timestamp_millis}

@@ -1,0 +1,100 @@
+"""The synthetic shop: a seeded, deterministic, endless stream of customer events."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+
+from nextbest.simulation.catalog import Item, build_items, catalog_event
+from nextbest.simulation.customers import DAY_MS, Persona, build_personas, build_truth
+from nextbest.simulation.malformed import malformed
+from nextbest.simulation.model import MalformedMessage, ShopTruth, SimEvent
+from nextbest.simulation.traffic import Traffic
+from nextbest.simulation.world import World
+
+DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+REFERENCE_RATE = 100.0  # events per wall-clock second that time_scale refers to
+
+
+class Shop:
+    """A web shop with stores, its customers and their support desk, as event streams.
+
+    Parameters (keyword only):
+
+    - ``seed``: everything follows from it; the same parameters give the same stream.
+    - ``customers``: how many customers ("C00000" ...). They set the floor of traffic per
+      simulated day (their purchases, returns, support contacts, newsletter opens).
+    - ``items``: catalog size, spread over eight categories.
+    - ``start_time_ms``: event time (epoch ms, UTC) at which the stream starts.
+    - ``time_scale``: simulated seconds per wall-clock second when the stream is published at
+      the reference rate of 100 events/s. The shop aims at one event per ``time_scale / 100``
+      simulated seconds: it tops the customers' own traffic up with window-shopping visits.
+      Published at R events/s, simulated time runs ``time_scale * R / 100`` times faster than
+      the clock (default 14,400: 4 simulated hours per second at 100 events/s, 600 events per
+      simulated day). When the customers alone produce more, nothing is added and simulated time
+      runs slower than asked; fewer customers speed it up.
+    - ``malformed_share``: share of all messages that are broken copies of the event just
+      before them (the real event is never lost); 0 for none.
+    """
+
+    def __init__(self, *, seed: int = 7, customers: int = 500, items: int = 200,
+                 start_time_ms: int = DEFAULT_START_MS, time_scale: float = 14_400.0,
+                 malformed_share: float = 0.0) -> None:
+        if customers < 1 or items < 1:
+            raise ValueError("a shop needs at least one customer and one item")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if not 0.0 <= malformed_share < 1.0:
+            raise ValueError("malformed_share must be in [0, 1)")
+        self.seed = seed
+        self.start_time_ms = start_time_ms
+        self.time_scale = time_scale
+        self.malformed_share = malformed_share
+        traits = random.Random(seed)
+        self._items: tuple[Item, ...] = build_items(traits, items)
+        self._personas: tuple[Persona, ...] = build_personas(traits, customers, start_time_ms)
+        self._truth = build_truth(self._personas)
+        # Ids carry a tag of the parameters, so two different runs never share an event id.
+        params = f"{seed}|{customers}|{items}|{start_time_ms}|{time_scale}"
+        self._tag = hashlib.blake2b(params.encode(), digest_size=4).hexdigest()
+
+    @property
+    def events_per_day(self) -> float:
+        """Target number of events per simulated day."""
+        return REFERENCE_RATE * DAY_MS / 1000.0 / self.time_scale
+
+    def catalog(self) -> list[SimEvent]:
+        """The initial catalog (every item with its stock), stamped one minute before the start."""
+        time_ms = self.start_time_ms - 60_000
+        return [
+            catalog_event(item, event_id=f"cat-{self._tag}-{item.item_id}", time_ms=time_ms,
+                          kind="item", stock=item.stock)
+            for item in self._items
+        ]
+
+    def events(self) -> Iterator[SimEvent | MalformedMessage]:
+        """The endless stream, in non-decreasing event time. Each call starts from the beginning."""
+        world = World(rng=random.Random(self.seed * 1_000_003 + 1), tag=self._tag,
+                      start_ms=self.start_time_ms, items=self._items, personas=self._personas)
+        traffic = Traffic(world, start_ms=self.start_time_ms, events_per_day=self.events_per_day)
+        traffic.start()
+        # Own generator for the broken copies: the real events do not depend on the share.
+        broken = random.Random(self.seed * 1_000_003 + 2)
+        odds = self.malformed_share / (1.0 - self.malformed_share)
+        erased = world.erased
+        while True:
+            time_ms, owner, work = world.pop()
+            if isinstance(work, SimEvent):
+                if owner >= 0 and erased[owner]:
+                    continue  # erased customers leave no further trace
+                traffic.emitted += 1
+                yield work
+                if odds and broken.random() < odds:
+                    yield malformed(broken, work)
+            else:
+                work(time_ms)
+
+    def truth(self) -> ShopTruth:
+        """The hidden truth: each customer's traits, and which identifiers belong to whom."""
+        return self._truth

@@ -1,0 +1,138 @@
+"""The Faust application: topics, tables and the three stages wired together.
+
+    events.<family> --ingest--> identity-resolution (1 partition) --identity--> customer-events
+    (keyed by canonical customer) --customer--> decisions.<type> + Redis; rejects -> deadletter
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import faust
+from faust.types import TableT
+from prometheus_client import CollectorRegistry
+
+from nextbest.codec import Codec, SchemaRegistryClient
+from nextbest.engine import Engine
+from nextbest.settings import EngineSettings
+from streams.metrics import WorkerMetrics
+from streams.serving import ProfileServing
+from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
+from streams.tuning import bound_fetch_wait
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """Everything a running worker holds; stages receive it instead of reaching for globals."""
+
+    settings: WorkerSettings
+    app: faust.App
+    codec: Codec
+    engine: Engine
+    metrics: WorkerMetrics
+    registry: CollectorRegistry
+    serving: ProfileServing
+    inputs: dict[str, faust.TopicT]
+    """Input topic per event family."""
+    decisions: dict[str, faust.TopicT]
+    """Output topic per decision type."""
+    deadletter: faust.TopicT
+    identity_resolution: faust.TopicT
+    customer_events: faust.TopicT
+    tables: dict[str, TableT] = field(default_factory=dict)
+
+
+def raw_topic(
+    app: faust.App, name: str, *, partitions: int, compacted: bool = False
+) -> faust.TopicT:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        compacting=compacted,
+        internal=True,
+    )
+
+
+def raw_table(app: faust.App, name: str, *, partitions: int) -> TableT:
+    # bytes values use the raw codec: we serialise with orjson ourselves.
+    return app.Table(
+        name,
+        key_type=str,
+        value_type=bytes,
+        partitions=partitions,
+        default=None,
+    )
+
+
+def make_codec(schema_registry_url: str | None) -> Codec:
+    if schema_registry_url:
+        return Codec(SchemaRegistryClient(schema_registry_url))
+    return Codec()
+
+
+def create_pipeline(
+    settings: WorkerSettings | None = None, engine_settings: EngineSettings | None = None
+) -> Pipeline:
+    from streams.stages import customer, identity, ingest, timers
+
+    settings = settings or WorkerSettings()
+    bound_fetch_wait(settings.fetch_max_wait_ms)
+    app = faust.App(
+        settings.faust_app_id,
+        broker=f"kafka://{settings.kafka_broker}",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        commit_interval=settings.commit_interval_seconds,
+        producer_linger=0.0,
+        stream_wait_empty=False,
+        table_cleanup_interval=3600.0,
+    )
+    registry = CollectorRegistry()
+    p = settings.partitions
+    pipeline = Pipeline(
+        settings=settings,
+        app=app,
+        codec=make_codec(settings.schema_registry_url),
+        engine=Engine(engine_settings or EngineSettings()),
+        metrics=WorkerMetrics.create(registry),
+        registry=registry,
+        serving=ProfileServing.from_url(
+            settings.redis_url.get_secret_value(), prefix=settings.faust_app_id
+        ),
+        inputs={
+            family: raw_topic(
+                app, settings.input_topic(family), partitions=p, compacted=family == "catalog"
+            )
+            for family in FAMILIES
+        },
+        decisions={
+            decision_type: raw_topic(app, settings.decision_topic(decision_type), partitions=p)
+            for decision_type in DECISION_TYPES
+        },
+        deadletter=raw_topic(app, settings.deadletter_topic, partitions=p),
+        identity_resolution=raw_topic(app, settings.identity_topic, partitions=1),
+        customer_events=raw_topic(app, settings.customer_topic, partitions=p),
+    )
+    for name, partitions in (("catalog", p), ("identities", 1), ("profiles", p), ("agenda", p)):
+        pipeline.tables[name] = raw_table(app, name, partitions=partitions)
+
+    ingest.register(pipeline)
+    identity.register(pipeline)
+    customer.register(pipeline)
+    timers.register(pipeline)
+    from streams import web
+
+    web.register(pipeline)
+    return pipeline

@@ -1,0 +1,169 @@
+"""``nextbest bench``: throughput and event->decision latency of the running pipeline, next to a
+raw aiokafka consume->produce passthrough on the same broker in the same run (the floor)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import shutil
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
+
+from nextbest.simulation import Shop
+from streams import localstack
+from streams.admin import ensure_topics
+from streams.publisher import TrafficPublisher
+from streams.settings import WorkerSettings
+from streams.watch import PipelineWatcher, percentile
+from streams.worker_process import WorkerProcess
+
+LAG_LINE = re.compile(r"^nextbest_consumer_lag\{[^}]*\} ([0-9.e+]+)$", re.M)
+
+
+def _latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
+    return {
+        "samples": len(latencies),
+        "p50_ms": _round(percentile(latencies, 0.50)),
+        "p95_ms": _round(percentile(latencies, 0.95)),
+        "p99_ms": _round(percentile(latencies, 0.99)),
+        "max_ms": _round(max(latencies) if latencies else None),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+async def passthrough(
+    broker: str, *, rate: float, duration: float, fetch_max_wait_ms: int
+) -> dict[str, Any]:
+    """The floor: produce -> consume -> produce -> consume through the same broker, no work."""
+    run = uuid.uuid4().hex[:8]
+    source, sink = f"bench.passthrough.in.{run}", f"bench.passthrough.out.{run}"
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=0)
+    relay_in = AIOKafkaConsumer(source, bootstrap_servers=broker, group_id=f"relay-{run}",
+                                auto_offset_reset="earliest", fetch_max_wait_ms=fetch_max_wait_ms)
+    sink_in = AIOKafkaConsumer(sink, bootstrap_servers=broker, group_id=f"sink-{run}",
+                               auto_offset_reset="earliest", fetch_max_wait_ms=fetch_max_wait_ms)
+    await producer.start()
+    await producer.send_and_wait(source, b"warmup")
+    await producer.send_and_wait(sink, b"warmup")
+    await relay_in.start()
+    await sink_in.start()
+    latencies: list[float] = []
+
+    async def relay() -> None:
+        async for message in relay_in:
+            await producer.send(sink, message.value)
+
+    async def collect() -> None:
+        async for message in sink_in:
+            if message.value != b"warmup":
+                latencies.append((time.time() - float(message.value)) * 1000)
+
+    tasks = [asyncio.create_task(relay()), asyncio.create_task(collect())]
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < duration:
+        await producer.send(source, repr(time.time()).encode())
+        sent += 1
+        ahead = sent / rate - (time.monotonic() - started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    deadline = time.monotonic() + 30
+    while len(latencies) < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - started
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await relay_in.stop()
+    await sink_in.stop()
+    await producer.stop()
+    return {"sent": sent, "received": len(latencies), "throughput_per_s": round(sent / elapsed, 1),
+            "latency": _latency_summary(latencies)}
+
+
+def _worker_lag(url: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        return sum(float(v) for v in LAG_LINE.findall(response.read().decode()))
+
+
+async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, duration: float,
+                   seed: int) -> dict[str, Any]:
+    watcher = PipelineWatcher(settings)
+    await watcher.start()
+    shop = Shop(seed=seed, customers=2_000, start_time_ms=int(time.time() * 1000))
+    publisher = TrafficPublisher(
+        settings, on_sent=lambda topic, m, at: watcher.event_sent(m.event["event_id"], at))
+    async with publisher:
+        for item in shop.catalog():
+            await publisher.send(item)
+        started = time.monotonic()
+        stats = await publisher.publish(shop.events(), rate=rate, duration=duration)
+        published = time.monotonic() - started
+    # Processed throughput: until the worker has drained what was sent (lag back to zero).
+    await asyncio.sleep(6)  # the lag gauge refreshes every 5 s
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and await asyncio.to_thread(_worker_lag, worker_url) > 0:
+        await asyncio.sleep(1)
+    drained = time.monotonic() - started - 6
+    await watcher.stop()
+    seen = watcher.observed
+    return {
+        "sent": stats.sent,
+        "publish_seconds": round(published, 1),
+        "throughput_per_s": round(stats.sent / max(published, drained), 1),
+        "decisions": dict(seen.decisions),
+        "deadletters": dict(seen.deadletters),
+        "duplicate_decisions": seen.duplicates,
+        "latency": _latency_summary(seen.latencies_ms),
+    }
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    kafka = localstack.ensure_kafka()
+    redis = localstack.ensure_redis()
+    run = uuid.uuid4().hex[:6]
+    settings = WorkerSettings(
+        kafka_broker=kafka.address.removeprefix("kafka://"), redis_url=SecretStr(redis.address),
+        topic_prefix="" if args.no_worker else f"bench-{run}.", data_dir=Path(f"var/bench/{run}"),
+        wall_clock_ticks=False,
+    )
+    worker = WorkerProcess(settings, log_path=Path(f"var/bench/{run}.log"))
+    try:
+        if not args.no_worker:
+            asyncio.run(ensure_topics(settings))
+            worker.start()
+            worker.ready()
+        floor = asyncio.run(passthrough(
+            settings.kafka_broker, rate=args.rate, duration=args.duration,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        ))
+        result = asyncio.run(pipeline(settings, worker.url, rate=args.rate,
+                                      duration=args.duration, seed=args.seed))
+    finally:
+        worker.stop()
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+        for service in (redis, kafka):
+            if service.started:
+                service.stop()
+    report = {"rate": args.rate, "duration_s": args.duration, "pipeline": result,
+              "passthrough": floor}
+    p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]
+    report["p99_ratio_to_passthrough"] = round(p99 / floor_p99, 2) if p99 and floor_p99 else None
+    if args.json:
+        print(orjson.dumps(report).decode())
+    else:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    return 0

@@ -1,0 +1,88 @@
+"""The ``nextbest`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from streams.settings import WorkerSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nextbest", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="run a worker (settings from NEXTBEST_* env)")
+    worker.add_argument("--loglevel", default="warning")
+
+    sim = commands.add_parser("simulate", help="publish a simulated shop's traffic")
+    _traffic_args(sim)
+
+    demo = commands.add_parser(
+        "demo", help="local Kafka + Redis + worker + simulated traffic, with a live summary"
+    )
+    _traffic_args(demo, rate=200.0, duration=None)
+    demo.add_argument("--customers-shown", type=int, default=3)
+
+    bench = commands.add_parser("bench", help="measure throughput and event->decision latency")
+    bench.add_argument("--rate", type=float, default=1000.0)
+    bench.add_argument("--duration", type=float, default=60.0)
+    bench.add_argument("--seed", type=int, default=11)
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--no-worker", action="store_true",
+                       help="drive an already running worker instead of starting one")
+
+    stack = commands.add_parser("stack", help="local Kafka and Redis without Docker")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    return parser
+
+
+def _traffic_args(
+    parser: argparse.ArgumentParser, *, rate: float = 100.0, duration: float | None = 60.0
+) -> None:
+    parser.add_argument("--rate", type=float, default=rate, help="messages per second")
+    parser.add_argument("--duration", type=float, default=duration, help="seconds (default: "
+                        + ("until Ctrl-C" if duration is None else f"{duration:g}") + ")")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--malformed-share", type=float, default=0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "worker":
+        from streams.worker import run_worker
+
+        run_worker(WorkerSettings(), loglevel=args.loglevel)
+        return 0
+    if args.command == "simulate":
+        from streams.publisher import simulate
+
+        stats = asyncio.run(simulate(
+            WorkerSettings(), rate=args.rate, duration=args.duration, seed=args.seed,
+            customers=args.customers, malformed_share=args.malformed_share,
+        ))
+        print(f"sent {stats.sent} messages ({stats.malformed} malformed) at {stats.rate:.0f}/s")
+        return 0
+    if args.command == "demo":
+        from streams.demo import run_demo
+
+        return run_demo(args)
+    if args.command == "bench":
+        from streams.bench import run_bench
+
+        return run_bench(args)
+    if args.command == "stack":
+        from streams import localstack
+
+        return localstack.main([args.action])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

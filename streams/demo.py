@@ -1,0 +1,118 @@
+"""``nextbest demo``: local Kafka and Redis, a worker, simulated traffic and a live summary."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import SecretStr
+
+from streams import localstack
+from streams.publisher import TrafficPublisher
+from streams.settings import WorkerSettings
+from streams.watch import PipelineWatcher, percentile
+from streams.worker_process import WorkerProcess
+
+SUMMARY_EVERY = 3.0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    kafka = localstack.ensure_kafka()
+    redis = localstack.ensure_redis()
+    settings = WorkerSettings(
+        kafka_broker=kafka.address.removeprefix("kafka://"),
+        redis_url=SecretStr(redis.address),
+        data_dir=Path("var/demo/worker"),
+        wall_clock_ticks=False,  # simulated time runs far ahead of the wall clock
+    )
+    # The worker's local state is a cache of its changelog topics: start clean so it can never
+    # disagree with a broker whose data was reset.
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    worker = WorkerProcess(settings, log_path=Path("var/demo/worker.log"))
+    print(f"Kafka {kafka.address} ({'started' if kafka.started else 'already running'}), "
+          f"Redis {redis.address} ({'started' if redis.started else 'already running'})")
+    try:
+        worker.start()
+        print("worker starting (logs: var/demo/worker.log) ...")
+        worker.ready()
+        print(f"worker ready: {worker.url}/metrics - publishing at {args.rate:g} messages/s, "
+              "Ctrl-C to stop\n")
+        asyncio.run(_traffic(settings, args, worker))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping worker ...")
+        worker.stop()
+        for service in (redis, kafka):
+            if service.started:
+                service.stop()
+    return 0
+
+
+async def _traffic(
+    settings: WorkerSettings, args: argparse.Namespace, worker: WorkerProcess
+) -> None:
+    from nextbest.simulation import Shop
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    watcher = PipelineWatcher(settings)
+    await watcher.start()
+    shop = Shop(seed=args.seed, customers=args.customers, malformed_share=args.malformed_share,
+                start_time_ms=int(time.time() * 1000))
+    publisher = TrafficPublisher(
+        settings, on_sent=lambda topic, message, at: watcher.event_sent(
+            message.event["event_id"], at)
+    )
+    async with publisher:
+        for item in shop.catalog():
+            await publisher.send(item)
+        publishing = asyncio.create_task(publisher.publish(
+            shop.events(), rate=args.rate, duration=args.duration, stop=stop))
+        try:
+            while not publishing.done():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(publishing), SUMMARY_EVERY)
+                _print_summary(publisher, watcher, worker)
+        finally:
+            stop.set()
+            await publishing
+            await asyncio.sleep(1.0)
+            _print_summary(publisher, watcher, worker)
+            await watcher.stop()
+
+
+def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
+                   worker: WorkerProcess) -> None:
+    stats, seen = publisher.stats, watcher.observed
+    lat = seen.latencies_ms
+    p50, p95, p99 = (percentile(lat, q) for q in (0.5, 0.95, 0.99))
+
+    def fmt(value: float | None) -> str:
+        return f"{value:.1f} ms" if value is not None else "-"
+
+    print(f"--- {stats.sent} messages sent ({stats.rate:.0f}/s), {stats.malformed} malformed")
+    print("    decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(seen.decisions.items()))
+                               or "none yet"))
+    print("    dead letters: " + (", ".join(f"{k} {v}" for k, v in seen.deadletters.items())
+                                  or "none"))
+    print(f"    event->decision latency ({len(lat)} matched): p50 {fmt(p50)}, p95 {fmt(p95)}, "
+          f"p99 {fmt(p99)}")
+    if seen.examples:
+        example: dict[str, Any] = seen.examples[-1]
+        reasons = "; ".join(r["text"] for r in example["reasons"])
+        print(f"    e.g. {example['decision_type']} for {example['customer_id']} via "
+              f"{example['channel']}: {reasons}")
+        print(f"    look: curl {worker.url}/customers/{example['customer_id']}")
+        payload = orjson.loads(example["payload"])
+        print(f"    payload: {orjson.dumps(payload).decode()[:160]}")

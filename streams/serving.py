@@ -1,0 +1,115 @@
+"""Redis serving: profile snapshots, recent decisions and the identifier index, written behind.
+
+The worker never waits on Redis per event: changes collect in memory and a timer flushes them in
+one pipeline (``flush``). Decisions reach Kafka first; Redis is the read model for web shops and
+support desks, eventually consistent within one flush interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from nextbest.profile.snapshot import snapshot
+from nextbest.profile.state import CustomerProfile
+
+logger = logging.getLogger(__name__)
+
+RECENT_DECISIONS = 20
+
+
+class RedisKeys:
+    def __init__(self, prefix: str = "nextbest") -> None:
+        self.prefix = prefix
+
+    def profile(self, customer_id: str) -> str:
+        return f"{self.prefix}:profile:{customer_id}"
+
+    def decisions(self, customer_id: str) -> str:
+        return f"{self.prefix}:decisions:{customer_id}"
+
+    def identifier(self, key: str) -> str:
+        return f"{self.prefix}:id:{key}"
+
+
+class ProfileServing:
+    def __init__(self, client: aioredis.Redis, keys: RedisKeys) -> None:
+        self.client = client
+        self.keys = keys
+        self._profiles: dict[str, CustomerProfile | None] = {}
+        self._decisions: list[tuple[str, bytes]] = []
+        self._identifiers: dict[str, str] = {}
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "nextbest") -> ProfileServing:
+        return cls(aioredis.Redis.from_url(url), RedisKeys(prefix))
+
+    def put_profile(self, profile: CustomerProfile) -> None:
+        # Serialised at flush time: a customer changing 50 times between flushes costs one.
+        self._profiles[profile.customer_id] = profile
+
+    def drop_profile(self, customer_id: str) -> None:
+        self._profiles[customer_id] = None
+
+    def add_decision(self, customer_id: str, record: dict[str, Any]) -> None:
+        self._decisions.append((customer_id, orjson.dumps(record)))
+
+    def link(self, identifier_key: str, customer_id: str) -> None:
+        self._identifiers[identifier_key] = customer_id
+
+    @property
+    def pending(self) -> int:
+        return len(self._profiles) + len(self._decisions) + len(self._identifiers)
+
+    async def flush(self) -> int:
+        """Write everything pending in one round trip. Returns the number of profiles written."""
+        if not self.pending:
+            return 0
+        profiles, self._profiles = self._profiles, {}
+        decisions, self._decisions = self._decisions, []
+        identifiers, self._identifiers = self._identifiers, {}
+        pipe = self.client.pipeline(transaction=False)
+        for customer_id, profile in profiles.items():
+            if profile is None:
+                pipe.delete(self.keys.profile(customer_id), self.keys.decisions(customer_id))
+            else:
+                pipe.set(self.keys.profile(customer_id), orjson.dumps(snapshot(profile)))
+        touched = set()
+        for customer_id, blob in decisions:
+            pipe.lpush(self.keys.decisions(customer_id), blob)
+            touched.add(customer_id)
+        for customer_id in touched:
+            pipe.ltrim(self.keys.decisions(customer_id), 0, RECENT_DECISIONS - 1)
+        for key, customer_id in identifiers.items():
+            pipe.set(self.keys.identifier(key), customer_id)
+        try:
+            await pipe.execute()
+        except Exception:
+            # Put it back: the next flush retries, nothing is lost while Redis is away.
+            for customer_id, profile in profiles.items():
+                self._profiles.setdefault(customer_id, profile)
+            self._decisions[:0] = decisions
+            for key, customer_id in identifiers.items():
+                self._identifiers.setdefault(key, customer_id)
+            raise
+        return len(profiles)
+
+    async def customer(self, ref: str) -> dict[str, Any] | None:
+        """A customer's served view by canonical id or by identifier key (``email:...``)."""
+        customer_id = ref
+        if ":" in ref:
+            found = await self.client.get(self.keys.identifier(ref))
+            if found is None:
+                return None
+            customer_id = found.decode() if isinstance(found, bytes) else str(found)
+        blob = await self.client.get(self.keys.profile(customer_id))
+        if blob is None:
+            return None
+        recent = await self.client.lrange(self.keys.decisions(customer_id), 0, RECENT_DECISIONS)
+        view: dict[str, Any] = orjson.loads(blob)
+        view["customer_id"] = customer_id
+        view["recent_decisions"] = [orjson.loads(d) for d in recent]
+        return view

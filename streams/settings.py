@@ -1,0 +1,70 @@
+"""Worker settings: where Kafka, Redis and the schema registry are, and how the worker runs.
+
+All from the environment with the ``NEXTBEST_`` prefix (``NEXTBEST_KAFKA_BROKER=...``), the same
+names in docker-compose.yml and the local demo. Secrets are ``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FAMILIES = ("clickstream", "purchase", "support", "review", "identity", "catalog")
+DECISION_TYPES = ("cart_reminder", "service_recovery", "escalation", "winback")
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEXTBEST_", frozen=True, extra="ignore")
+
+    app_id: str = "nextbest"
+    kafka_broker: str = "127.0.0.1:9092"
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    schema_registry_url: str | None = None
+    """Use an external Confluent Schema Registry instead of the embedded one."""
+
+    topic_prefix: str = ""
+    """Prepended to every topic name (tests give each run its own)."""
+    partitions: int = 4
+    """Partitions of the per-customer stage (and of topics nextbest creates)."""
+
+    store: str = "rocksdb://"
+    """Faust table store: ``rocksdb://`` (durable, default) or ``memory://``."""
+    data_dir: Path = Path("var/worker")
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+
+    wall_clock_ticks: bool = True
+    """Advance every partition's clock with the wall clock too (live). Off for replays, where
+    event time alone drives the win-back sweep."""
+    tick_interval_seconds: float = 1.0
+    redis_flush_interval_seconds: float = 0.1
+    commit_interval_seconds: float = 1.0
+    fetch_max_wait_ms: int = 20
+    """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def input_topic(self, family: str) -> str:
+        return self.topic(f"events.{family}")
+
+    def decision_topic(self, decision_type: str) -> str:
+        return self.topic(f"decisions.{decision_type}")
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("nextbest.deadletter")
+
+    @property
+    def identity_topic(self) -> str:
+        return self.topic("nextbest.identity-resolution")
+
+    @property
+    def customer_topic(self) -> str:
+        return self.topic("nextbest.customer-events")
+
+    @property
+    def faust_app_id(self) -> str:
+        return f"{self.topic_prefix}{self.app_id}"

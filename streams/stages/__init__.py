@@ -1,0 +1,1 @@
+"""The worker's stages: ingest, identity, customer, and the timers that drive time."""

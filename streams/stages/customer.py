@@ -1,0 +1,161 @@
+"""Customer: the per-customer state machine - profile table, engine step, decisions, Redis view.
+
+Each partition keeps its own event-time clock (the highest event time it has seen, pushed on by
+wall-clock ticks when live) and its own agenda of customers to wake; when the clock passes an
+agenda bucket, those customers are woken (win-back, cart reminder).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from nextbest.agenda import Agenda
+from nextbest.decisions.record import Decision
+from nextbest.engine import StepResult
+from nextbest.profile.state import CustomerProfile
+from streams import envelope
+from streams.stages.identity import StrTable
+from streams.stages.ingest import deadletter
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+logger = logging.getLogger(__name__)
+
+
+class CustomerStage:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.engine = pipeline.engine
+        self.profiles = pipeline.tables["profiles"]
+        self.agenda_store = StrTable(pipeline.tables["agenda"])
+        self.customers = pipeline.customer_events
+        self.clocks: dict[int, int] = {}
+
+    def load(self, customer_id: str) -> CustomerProfile | None:
+        blob = self.profiles.get(customer_id)
+        return CustomerProfile.from_dict(orjson.loads(blob)) if blob else None
+
+    def save(self, profile: CustomerProfile) -> None:
+        self.profiles[profile.customer_id] = profile.to_json()
+        self.pipeline.serving.put_profile(profile)
+
+    def agenda(self, partition: int) -> Agenda:
+        return Agenda(
+            self.agenda_store,
+            scope=str(partition),
+            bucket_ms=self.engine.settings.agenda_bucket_ms,
+        )
+
+    async def handle(self, message: Any) -> None:
+        routed = envelope.unpack(message.value)
+        kind = routed["k"]
+        partition = message.partition
+        if kind == envelope.EVENT:
+            await self.on_event(routed, partition)
+            self.advance(partition, int(routed["e"]["event_time"]))
+        elif kind == envelope.MERGE:
+            await self.on_merge(routed["absorbed"], routed["survivor"])
+        elif kind == envelope.ABSORB:
+            await self.on_absorb(routed["survivor"], routed["profile"], partition)
+        elif kind == envelope.TICK:
+            self.advance(partition, int(routed["now"]))
+        await self.wake_due(partition)
+
+    def advance(self, partition: int, now: int) -> None:
+        if now > self.clocks.get(partition, 0):
+            self.clocks[partition] = now
+
+    async def on_event(self, routed: dict[str, Any], partition: int) -> None:
+        customer_id = routed["cid"]
+        profile = self.load(customer_id)
+        if profile is not None and profile.merged_into:
+            # The identity stage has already re-pointed this customer; this one was in flight.
+            routed["cid"] = profile.merged_into
+            await self.customers.send(key=profile.merged_into.encode(), value=envelope.pack(routed))
+            return
+        started = time.perf_counter()
+        result = self.engine.step(profile, customer_id, routed["f"], routed["e"])
+        self.pipeline.metrics.step_seconds.observe(time.perf_counter() - started)
+        if result.duplicate:
+            return
+        await self.commit(result, partition, caused_at=routed.get("t0"))
+
+    async def on_merge(self, absorbed_id: str, survivor_id: str) -> None:
+        absorbed = self.load(absorbed_id)
+        if absorbed is None or absorbed.merged_into:
+            return
+        tombstone = CustomerProfile(absorbed_id, merged_into=survivor_id)
+        self.profiles[absorbed_id] = tombstone.to_json()
+        self.pipeline.serving.drop_profile(absorbed_id)
+        await self.customers.send(
+            key=survivor_id.encode(),
+            value=envelope.pack(
+                {"k": envelope.ABSORB, "survivor": survivor_id, "profile": absorbed.to_dict()}
+            ),
+        )
+
+    async def on_absorb(
+        self, survivor_id: str, absorbed_data: dict[str, Any], partition: int
+    ) -> None:
+        absorbed = CustomerProfile.from_dict(absorbed_data)
+        survivor = self.load(survivor_id) or CustomerProfile(survivor_id)
+        if absorbed.customer_id in survivor.merged_from:
+            return
+        merged = self.engine.merge(survivor, absorbed)
+        await self.commit(StepResult(merged), partition, caused_at=None)
+
+    async def wake_due(self, partition: int) -> None:
+        now = self.clocks.get(partition)
+        if now is None:
+            return
+        for customer_id in self.agenda(partition).pop_due(now):
+            profile = self.load(customer_id)
+            if profile is None or profile.merged_into:
+                continue
+            result = self.engine.wake(profile, now)
+            await self.commit(result, partition, caused_at=None)
+
+    async def commit(self, result: StepResult, partition: int, *, caused_at: int | None) -> None:
+        """Persist the profile first, then send decisions: a crash in between resends nothing,
+        because the restored profile already lists the decision as sent."""
+        profile = result.profile
+        self.save(profile)
+        if result.wake_at is not None:
+            self.agenda(partition).schedule(profile.customer_id, result.wake_at)
+        for decision in result.decisions:
+            await self.send_decision(decision, caused_at)
+
+    async def send_decision(self, decision: Decision, caused_at: int | None) -> None:
+        pipeline = self.pipeline
+        now_ms = int(time.time() * 1000)
+        record = decision.to_record(created_at=now_ms)
+        await pipeline.decisions[decision.decision_type].send(
+            key=decision.customer_id.encode(), value=pipeline.codec.encode_decision(record)
+        )
+        pipeline.metrics.decisions.labels(decision.decision_type).inc()
+        if caused_at is not None:
+            pipeline.metrics.decision_latency.labels(decision.decision_type).observe(
+                max(0.0, (now_ms - caused_at) / 1000)
+            )
+        pipeline.serving.add_decision(decision.customer_id, record)
+
+
+def register(pipeline: Pipeline) -> None:
+    stage = CustomerStage(pipeline)
+
+    @pipeline.app.agent(pipeline.customer_events, name="customer")
+    async def customer(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                await stage.handle(message)
+            except Exception as exc:
+                logger.exception("customer stage failed on %s[%s]@%s", message.topic,
+                                 message.partition, message.offset)
+                await deadletter(pipeline, message, family="customer", reason="internal_error",
+                                 detail=repr(exc), stage="customer")

@@ -1,0 +1,55 @@
+"""Timers: wall-clock ticks to every customer partition, and the write-behind flush to Redis."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from streams import envelope
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+logger = logging.getLogger(__name__)
+
+
+def register(pipeline: Pipeline) -> None:
+    app = pipeline.app
+    settings = pipeline.settings
+
+    if settings.wall_clock_ticks:
+
+        @app.timer(interval=settings.tick_interval_seconds, on_leader=True, name="clock")
+        async def clock() -> None:
+            # A tick travels through the partition like an event, so sweeps happen in the
+            # stream's own context (changelog writes go to the right partition) and in order.
+            now = int(time.time() * 1000)
+            topic = pipeline.customer_events
+            for partition in range(settings.partitions):
+                await topic.send(
+                    value=envelope.pack({"k": envelope.TICK, "now": now}), partition=partition
+                )
+
+    @app.timer(interval=settings.redis_flush_interval_seconds, name="redis_flush")
+    async def redis_flush() -> None:
+        try:
+            written = await pipeline.serving.flush()
+        except Exception as exc:
+            logger.warning("redis flush failed, will retry: %s", exc)
+            return
+        pipeline.metrics.profiles_written.inc(written)
+
+    @app.timer(interval=5.0, name="consumer_lag")
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+                position = await consumer.position(tp)
+            except Exception:  # partition moving in a rebalance
+                continue
+            if highwater is not None and position is not None:
+                pipeline.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position)
+                )

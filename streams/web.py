@@ -1,0 +1,27 @@
+"""The worker's HTTP endpoints: a customer's served view, and /metrics for Prometheus."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+
+def register(pipeline: Pipeline) -> None:
+    app = pipeline.app
+
+    @app.page("/customers/{ref}")
+    async def customer_view(web: Any, request: Any, ref: str) -> Any:
+        """Profile, scores and recent decisions, by canonical id or ``kind:value`` identifier."""
+        view = await pipeline.serving.customer(ref)
+        if view is None:
+            return web.json({"error": "unknown customer"}, status=404)
+        return web.json(view)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        body = generate_latest(pipeline.registry)
+        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -1,0 +1,80 @@
+"""Starts a worker as a child process (for the demo, the benchmark and the tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from streams.settings import WorkerSettings
+
+
+def worker_env(settings: WorkerSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "NEXTBEST_KAFKA_BROKER": settings.kafka_broker,
+        "NEXTBEST_REDIS_URL": settings.redis_url.get_secret_value(),
+        "NEXTBEST_TOPIC_PREFIX": settings.topic_prefix,
+        "NEXTBEST_PARTITIONS": str(settings.partitions),
+        "NEXTBEST_STORE": settings.store,
+        "NEXTBEST_DATA_DIR": str(settings.data_dir),
+        "NEXTBEST_WEB_PORT": str(settings.web_port),
+        "NEXTBEST_WALL_CLOCK_TICKS": str(settings.wall_clock_ticks).lower(),
+    })
+    return env
+
+
+class WorkerProcess:
+    """One ``nextbest worker`` child; ``ready()`` waits until it serves /metrics and has
+    partitions assigned to its customer stage."""
+
+    def __init__(self, settings: WorkerSettings, *, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+
+    def ready(self, *, timeout: float = 90.0) -> None:
+        """Block until the worker's customer stage has partitions (assignment done)."""
+        deadline = time.monotonic() + timeout
+        marker = f'topic="{self.settings.customer_topic}"'
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}; see "
+                                   f"{self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + "/metrics", timeout=2) as response:
+                    if marker in response.read().decode():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {self.log_path}")
+
+    def stop(self, *, kill: bool = False, timeout: float = 30.0) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
