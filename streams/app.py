@@ -19,6 +19,7 @@ from nextbest.settings import EngineSettings
 from streams.metrics import WorkerMetrics
 from streams.serving import ProfileServing
 from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
+from streams.stages.identity import Watermark
 from streams.tuning import bound_fetch_wait
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Pipeline:
     identity_resolution: faust.TopicT
     customer_events: faust.TopicT
     tables: dict[str, TableT] = field(default_factory=dict)
+    watermark: Watermark = field(default_factory=lambda: Watermark(60_000))
 
 
 def raw_topic(
@@ -125,6 +127,7 @@ def create_pipeline(
         identity_resolution=raw_topic(app, settings.identity_topic, partitions=1),
         customer_events=raw_topic(app, settings.customer_topic, partitions=p),
     )
+    pipeline.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
     for name, partitions in (("catalog", p), ("identities", 1), ("profiles", p), ("agenda", p)):
         pipeline.tables[name] = raw_table(app, name, partitions=partitions)
 

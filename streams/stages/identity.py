@@ -8,6 +8,7 @@ place, in order, so two profiles that turn out to be one person merge exactly on
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +48,49 @@ class StrTable(MutableMapping[str, Any]):
         return len(self._table)
 
 
+class Watermark:
+    """The highest event time seen across all input (this stage sees every event, in order).
+
+    Each time it enters a new agenda bucket it is broadcast to every customer partition as a
+    tick, so a quiet partition's lapsed customers are still found - on event time, which is what
+    makes a replay decide exactly as live traffic did.
+    """
+
+    MIN_INTERVAL_S = 0.2
+    """Broadcast at most this often (simulated time can cross many buckets per second)."""
+
+    def __init__(self, bucket_ms: int) -> None:
+        self.bucket_ms = bucket_ms
+        self.time = 0
+        self.broadcast = 0
+        self._last_wall = 0.0
+
+    def advance(self, event_time: int) -> None:
+        self.time = max(self.time, event_time)
+
+    def due(self, *, force: bool = False) -> bool:
+        """True when the watermark entered a bucket not yet broadcast (and not too soon)."""
+        if self.time // self.bucket_ms <= self.broadcast // self.bucket_ms:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last_wall < self.MIN_INTERVAL_S:
+            return False
+        self._last_wall = now
+        self.broadcast = self.time
+        return True
+
+
+async def broadcast_tick(pipeline: Pipeline, now: int) -> None:
+    tick = envelope.pack({"k": envelope.TICK, "now": now})
+    for partition in range(pipeline.settings.partitions):
+        await pipeline.customer_events.send(value=tick, partition=partition)
+
+
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     graph = IdentityGraph(StrTable(pipeline.tables["identities"]))
     customers = pipeline.customer_events
+    watermark = pipeline.watermark
 
     @app.agent(pipeline.identity_resolution, name="identity")
     async def identity(stream: Any) -> None:
@@ -82,6 +122,9 @@ def register(pipeline: Pipeline) -> None:
                     pipeline.serving.link(key, survivor)
             routed["cid"] = survivor
             await customers.send(key=survivor.encode(), value=envelope.pack(routed))
+            watermark.advance(int(routed["e"]["event_time"]))
+            if watermark.due():
+                await broadcast_tick(pipeline, watermark.time)
 
 
 def _family(message: Any) -> str:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from streams import envelope
+from streams.stages.identity import broadcast_tick
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -30,6 +31,12 @@ def register(pipeline: Pipeline) -> None:
                 await topic.send(
                     value=envelope.pack({"k": envelope.TICK, "now": now}), partition=partition
                 )
+
+    @app.timer(interval=settings.tick_interval_seconds, name="watermark")
+    async def watermark() -> None:
+        # Event-time ticks the identity stage held back to avoid flooding: send the last one.
+        if pipeline.watermark.due(force=True):
+            await broadcast_tick(pipeline, pipeline.watermark.time)
 
     @app.timer(interval=settings.redis_flush_interval_seconds, name="redis_flush")
     async def redis_flush() -> None:

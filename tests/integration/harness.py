@@ -1,0 +1,122 @@
+"""Drives a real worker process against the test broker and Redis: publish events, read what
+comes out (decision topics, dead letters) and what is served (the worker's HTTP endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
+
+from nextbest.codec import Codec
+from streams.admin import ensure_topics
+from streams.settings import DECISION_TYPES, WorkerSettings
+from streams.worker_process import WorkerProcess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Harness:
+    def __init__(self, *, kafka: str, redis: str, prefix: str, data_dir: Path) -> None:
+        self.settings = WorkerSettings(
+            kafka_broker=kafka, redis_url=SecretStr(redis), topic_prefix=f"{prefix}.",
+            data_dir=data_dir / "worker", web_port=free_port(), wall_clock_ticks=False,
+        )
+        self.codec = Codec()
+        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")
+
+    def start_worker(self) -> None:
+        asyncio.run(ensure_topics(self.settings))
+        self.worker.start()
+        self.worker.ready()
+
+    def publish(self, family: str, events: list[dict[str, Any]], *, as_json: bool = False,
+                raw: list[bytes] | None = None) -> None:
+        """Publish events (Avro, or JSON) and raw byte messages to the family's input topic."""
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_broker)
+            await producer.start()
+            try:
+                topic = self.settings.input_topic(family)
+                for event in events:
+                    encode = self.codec.encode_json if as_json else self.codec.encode
+                    await producer.send_and_wait(topic, encode(family, event), key=b"k")
+                for value in raw or []:
+                    await producer.send_and_wait(topic, value, key=b"bad",
+                                                 headers=[("origin", b"test")])
+            finally:
+                await producer.stop()
+        asyncio.run(send())
+
+    def read(self, topics: list[str], *, until: Callable[[list[Any]], bool],
+             timeout: float = 60.0) -> list[Any]:
+        """All messages on ``topics`` from the beginning, once ``until(messages)`` holds."""
+        async def consume() -> list[Any]:
+            consumer = AIOKafkaConsumer(
+                *topics, bootstrap_servers=self.settings.kafka_broker, group_id=None,
+                auto_offset_reset="earliest", enable_auto_commit=False,
+            )
+            await consumer.start()
+            messages: list[Any] = []
+            deadline = time.monotonic() + timeout
+            try:
+                while time.monotonic() < deadline:
+                    batch = await consumer.getmany(timeout_ms=500)
+                    for records in batch.values():
+                        messages.extend(records)
+                    if until(messages):
+                        # Drain a little longer so duplicates would show up too.
+                        await asyncio.sleep(1.0)
+                        for records in (await consumer.getmany(timeout_ms=500)).values():
+                            messages.extend(records)
+                        return messages
+            finally:
+                await consumer.stop()
+            return messages
+        return asyncio.run(consume())
+
+    def decisions(self, *, until: Callable[[list[dict[str, Any]]], bool],
+                  timeout: float = 60.0) -> list[dict[str, Any]]:
+        topics = [self.settings.decision_topic(t) for t in DECISION_TYPES]
+
+        def decoded(messages: list[Any]) -> list[dict[str, Any]]:
+            return [self.codec.decode_decision(m.value) for m in messages]
+
+        return decoded(self.read(topics, until=lambda ms: until(decoded(ms)), timeout=timeout))
+
+    def deadletters(self, *, count: int, timeout: float = 60.0) -> list[Any]:
+        return self.read([self.settings.deadletter_topic], until=lambda ms: len(ms) >= count,
+                         timeout=timeout)
+
+    def customer(self, ref: str, *, until: Callable[[dict[str, Any]], bool],
+                 timeout: float = 30.0) -> dict[str, Any]:
+        """The worker's served view of a customer, polled until ``until(view)`` holds."""
+        deadline = time.monotonic() + timeout
+        view: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.worker.url}/customers/{ref}") as response:
+                    view = orjson.loads(response.read())
+                if until(view):
+                    return view
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    raise
+            time.sleep(0.3)
+        raise AssertionError(f"customer {ref} never satisfied the condition; last view: {view}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"{self.worker.url}/metrics") as response:
+            return response.read().decode()
