@@ -97,6 +97,8 @@ def create_pipeline(
         web_port=settings.web_port,
         web_in_thread=False,
         commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_linger=0.0,
         stream_wait_empty=False,
         table_cleanup_interval=3600.0,

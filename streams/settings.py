@@ -41,6 +41,8 @@ class WorkerSettings(BaseSettings):
     tick_interval_seconds: float = 1.0
     redis_flush_interval_seconds: float = 0.1
     commit_interval_seconds: float = 1.0
+    session_timeout_seconds: float = 10.0
+    """A worker silent this long is declared dead and its partitions move (failover time)."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
 

@@ -42,6 +42,13 @@ class Harness:
         self.worker.start()
         self.worker.ready()
 
+    def restart_worker_without_local_state(self, data_dir: Path) -> None:
+        """A replacement worker on another disk: everything it knows comes from changelogs."""
+        self.settings = self.settings.model_copy(update={"data_dir": data_dir / "worker"})
+        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")
+        self.worker.start()
+        self.worker.ready()
+
     def publish(self, family: str, events: list[dict[str, Any]], *, as_json: bool = False,
                 raw: list[bytes] | None = None) -> None:
         """Publish events (Avro, or JSON) and raw byte messages to the family's input topic."""

@@ -1,0 +1,81 @@
+"""Crash recovery: a worker killed mid-stream (SIGKILL) and replaced by one without its local
+state resumes from the changelog topics, counts nothing twice and sends no decision twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.events import DAY, MINUTE, click, order, support
+from tests.integration.harness import Harness
+
+T0 = 1_767_225_600_000
+CUSTOMERS = 150
+
+
+def scenario(run: str) -> list[tuple[str, dict]]:
+    """Per customer: an order, a defective return, a support message with a legal word - with
+    browsing in between so the stream is long enough to be killed in the middle."""
+    events: list[tuple[str, dict]] = []
+    for i in range(CUSTOMERS):
+        who = {"email": f"{run}-{i}@example.com"}
+        t = T0 + i * MINUTE
+        events.append(("purchase", order(t, f"{run}-o{i}", total=40.0 + i, customer=who)))
+        events.extend(("clickstream", click(t + k, "page_view", customer=who)) for k in range(8))
+        events.append(("purchase", order(t + DAY, f"{run}-o{i}", total=40.0 + i, customer=who,
+                                         kind="return", reason="defective")))
+        events.append(("support", support(t + DAY + 1, f"{run}-c{i}", "my lawyer will call",
+                                          customer=who)))
+    return events
+
+
+def test_killed_worker_restarts_from_changelog_without_duplicates(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nbcrash-{run}",
+                      data_dir=tmp_path)
+    harness.start_worker()
+    events = scenario(run)
+    published = threading.Event()
+
+    def publish() -> None:
+        for start in range(0, len(events), 50):  # ~500 events/s in batches
+            chunk = events[start:start + 50]
+            for family in ("purchase", "clickstream", "support"):
+                harness.publish(family, [e for f, e in chunk if f == family])
+            time.sleep(0.1)
+        published.set()
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    try:
+        # Kill once the worker has produced some decisions but not all.
+        harness.decisions(until=lambda ds: len(ds) >= CUSTOMERS // 2, timeout=90)
+        harness.worker.stop(kill=True)
+        assert not published.is_set(), "the stream ended before the kill; make it longer"
+        harness.restart_worker_without_local_state(tmp_path / "replacement")
+    finally:
+        publisher.join()
+    decisions = harness.decisions(until=lambda ds: len(ds) >= 2 * CUSTOMERS, timeout=180)
+    try:
+        ids = Counter(d["decision_id"] for d in decisions)
+        assert [i for i, n in ids.items() if n > 1] == []
+        assert Counter(d["decision_type"] for d in decisions) == {
+            "service_recovery": CUSTOMERS, "escalation": CUSTOMERS}
+        for i in (0, CUSTOMERS // 2, CUSTOMERS - 1):
+            view = harness.customer(f"email:{run}-{i}@example.com",
+                                    until=lambda v: v["profile"]["returns"] >= 1)
+            profile = view["profile"]
+            assert (profile["orders"], profile["returns"]) == (1, 1)
+            assert len(profile["support_contacts"]) == 1
+    finally:
+        harness.worker.stop()
+
+
+pytestmark = pytest.mark.timeout(600)
