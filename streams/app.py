@@ -99,7 +99,7 @@ def create_pipeline(
         commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        producer_linger=0.0,
+        producer_linger=settings.producer_linger_ms / 1000,
         stream_wait_empty=False,
         table_cleanup_interval=3600.0,
     )

@@ -43,6 +43,10 @@ class WorkerSettings(BaseSettings):
     commit_interval_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
     """A worker silent this long is declared dead and its partitions move (failover time)."""
+    producer_linger_ms: float = 2.0
+    """Batching window of the worker's producer. Every event produces several messages
+    (forwarding, changelogs, decisions); one request per message costs more in system calls than
+    a couple of milliseconds of waiting - measured in BENCHMARKS.md."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
 
