@@ -94,6 +94,7 @@ def create_pipeline(
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         web_host=settings.web_host,
+        web_bind=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
         commit_interval=settings.commit_interval_seconds,

@@ -47,10 +47,18 @@ def register(pipeline: Pipeline) -> None:
             return
         pipeline.metrics.profiles_written.inc(written)
 
+    exported: set[tuple[str, str]] = set()
+
     @app.timer(interval=5.0, name="consumer_lag")
     async def consumer_lag() -> None:
         consumer = app.consumer
-        for tp in consumer.assignment():
+        assigned = consumer.assignment()
+        current = {(tp.topic, str(tp.partition)) for tp in assigned}
+        for labels in exported - current:  # moved to another worker: not ours to report
+            pipeline.metrics.consumer_lag.remove(*labels)
+        exported.clear()
+        exported.update(current)
+        for tp in assigned:
             try:
                 highwater = consumer.highwater(tp)
                 position = await consumer.position(tp)
