@@ -52,19 +52,18 @@ def register(pipeline: Pipeline) -> None:
     @app.timer(interval=5.0, name="consumer_lag")
     async def consumer_lag() -> None:
         consumer = app.consumer
-        assigned = consumer.assignment()
-        current = {(tp.topic, str(tp.partition)) for tp in assigned}
-        for labels in exported - current:  # moved to another worker: not ours to report
-            pipeline.metrics.consumer_lag.remove(*labels)
-        exported.clear()
-        exported.update(current)
-        for tp in assigned:
+        reported: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
             try:
                 highwater = consumer.highwater(tp)
                 position = await consumer.position(tp)
             except Exception:  # partition moving in a rebalance
                 continue
             if highwater is not None and position is not None:
-                pipeline.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position)
-                )
+                labels = (tp.topic, str(tp.partition))
+                pipeline.metrics.consumer_lag.labels(*labels).set(max(0, highwater - position))
+                reported.add(labels)
+        for labels in exported - reported:  # moved to another worker: not ours to report
+            pipeline.metrics.consumer_lag.remove(*labels)
+        exported.clear()
+        exported.update(reported)
