@@ -11,22 +11,22 @@ import shutil
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pydantic import SecretStr
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from nextbest.simulation import Shop
-from streams import localstack
+from nextbest.simulation import MalformedMessage, Shop, SimEvent
 from streams.admin import ensure_topics
 from streams.publisher import TrafficPublisher
 from streams.settings import WorkerSettings
 from streams.watch import PipelineWatcher, percentile
-from streams.worker_process import WorkerProcess
+from streams.worker_process import WorkerProcess, with_local_stack
 
-LAG_LINE = re.compile(r"^nextbest_consumer_lag\{[^}]*\} ([0-9.e+]+)$", re.M)
+STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
 
 
 def _latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
@@ -44,11 +44,18 @@ def _round(value: float | None) -> float | None:
 
 
 async def passthrough(
-    broker: str, *, rate: float, duration: float, fetch_max_wait_ms: int
+    broker: str, *, rate: float, duration: float, fetch_max_wait_ms: int, partitions: int
 ) -> dict[str, Any]:
     """The floor: produce -> consume -> produce -> consume through the same broker, no work."""
     run = uuid.uuid4().hex[:8]
     source, sink = f"bench.passthrough.in.{run}", f"bench.passthrough.out.{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1)
+                                   for t in (source, sink)])
+    finally:
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=0)
     relay_in = AIOKafkaConsumer(source, bootstrap_servers=broker, group_id=f"relay-{run}",
                                 auto_offset_reset="earliest", fetch_max_wait_ms=fetch_max_wait_ms)
@@ -94,49 +101,83 @@ async def passthrough(
             "latency": _latency_summary(latencies)}
 
 
-def _worker_lag(url: str) -> float:
+def _engine_steps(url: str) -> float:
+    """Events the worker's customer stage has run through the engine so far."""
     with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
-        return sum(float(v) for v in LAG_LINE.findall(response.read().decode()))
+        found = STEPS_LINE.search(response.read().decode())
+    return float(found.group(1)) if found else 0.0
+
+
+def with_probes(
+    messages: Iterator[SimEvent | MalformedMessage], *, every: int, start_ms: int
+) -> Iterator[SimEvent | MalformedMessage]:
+    """The shop's traffic with a latency probe every ``every`` messages: a support message with a
+    legal word from a new customer, which the engine escalates at once - one full trip through
+    ingest, identity and customer stages per probe."""
+    for n, message in enumerate(messages, start=1):
+        yield message
+        if n % every == 0:
+            event_time = message.event["event_time"] if isinstance(message, SimEvent) else start_ms
+            phone = f"+1555{n:09d}"
+            yield SimEvent("support", phone, {
+                "event_id": f"probe-{n}", "event_time": event_time,
+                "customer": {"customer_id": None, "email": None, "phone": phone,
+                             "device_id": None, "loyalty_id": None, "pos_id": None},
+                "kind": "message", "conversation_id": f"probe-{n}", "channel": "sms",
+                "author": "customer", "text": "Sort this out or I call my lawyer.",
+                "order_id": None, "refund_requested": None,
+            })
 
 
 async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, duration: float,
-                   seed: int) -> dict[str, Any]:
+                   seed: int, probe_every: int) -> dict[str, Any]:
     watcher = PipelineWatcher(settings)
     await watcher.start()
-    shop = Shop(seed=seed, customers=2_000, start_time_ms=int(time.time() * 1000))
+    start_ms = int(time.time() * 1000)
+    shop = Shop(seed=seed, customers=2_000, start_time_ms=start_ms)
     publisher = TrafficPublisher(
         settings, on_sent=lambda topic, m, at: watcher.event_sent(m.event["event_id"], at))
     async with publisher:
         for item in shop.catalog():
             await publisher.send(item)
+        await asyncio.sleep(2)
+        steps_before = await asyncio.to_thread(_engine_steps, worker_url)
+        catalog_before = publisher.stats.by_family.get("catalog", 0)
+        sent_before = publisher.stats.sent
         started = time.monotonic()
-        stats = await publisher.publish(shop.events(), rate=rate, duration=duration)
+        stats = await publisher.publish(
+            with_probes(shop.events(), every=probe_every, start_ms=start_ms),
+            rate=rate, duration=duration,
+        )
         published = time.monotonic() - started
-    # Processed throughput: until the worker has drained what was sent (lag back to zero).
-    await asyncio.sleep(6)  # the lag gauge refreshes every 5 s
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and await asyncio.to_thread(_worker_lag, worker_url) > 0:
-        await asyncio.sleep(1)
-    drained = time.monotonic() - started - 6
+    # Processed throughput: until the engine has stepped through every customer event sent.
+    sent = stats.sent - sent_before
+    expected = sent - (stats.by_family.get("catalog", 0) - catalog_before)
+    deadline = time.monotonic() + 180
+    processed = 0.0
+    while time.monotonic() < deadline:
+        processed = await asyncio.to_thread(_engine_steps, worker_url) - steps_before
+        if processed >= expected:
+            break
+        await asyncio.sleep(0.25)
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(1)
     await watcher.stop()
     seen = watcher.observed
     return {
-        "sent": stats.sent,
+        "sent": sent,
         "publish_seconds": round(published, 1),
-        "throughput_per_s": round(stats.sent / max(published, drained), 1),
+        "processed": int(processed),
+        "throughput_per_s": round(processed / elapsed, 1),
         "decisions": dict(seen.decisions),
-        "deadletters": dict(seen.deadletters),
         "duplicate_decisions": seen.duplicates,
         "latency": _latency_summary(seen.latencies_ms),
     }
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    kafka = localstack.ensure_kafka()
-    redis = localstack.ensure_redis()
     run = uuid.uuid4().hex[:6]
-    settings = WorkerSettings(
-        kafka_broker=kafka.address.removeprefix("kafka://"), redis_url=SecretStr(redis.address),
+    settings, started = with_local_stack(
         topic_prefix="" if args.no_worker else f"bench-{run}.", data_dir=Path(f"var/bench/{run}"),
         wall_clock_ticks=False,
     )
@@ -148,16 +189,16 @@ def run_bench(args: argparse.Namespace) -> int:
             worker.ready()
         floor = asyncio.run(passthrough(
             settings.kafka_broker, rate=args.rate, duration=args.duration,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms, partitions=settings.partitions,
         ))
         result = asyncio.run(pipeline(settings, worker.url, rate=args.rate,
-                                      duration=args.duration, seed=args.seed))
+                                      duration=args.duration, seed=args.seed,
+                                      probe_every=args.probe_every))
     finally:
         worker.stop()
         shutil.rmtree(settings.data_dir, ignore_errors=True)
-        for service in (redis, kafka):
-            if service.started:
-                service.stop()
+        for service in reversed(started):
+            service.stop()
     report = {"rate": args.rate, "duration_s": args.duration, "pipeline": result,
               "passthrough": floor}
     p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]

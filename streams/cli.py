@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=1000.0)
     bench.add_argument("--duration", type=float, default=60.0)
     bench.add_argument("--seed", type=int, default=11)
+    bench.add_argument("--probe-every", type=int, default=20,
+                       help="one escalation probe per this many shop messages (latency samples)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--no-worker", action="store_true",
                        help="drive an already running worker instead of starting one")

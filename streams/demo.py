@@ -12,23 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import SecretStr
 
-from streams import localstack
 from streams.publisher import TrafficPublisher
 from streams.settings import WorkerSettings
 from streams.watch import PipelineWatcher, percentile
-from streams.worker_process import WorkerProcess
+from streams.worker_process import WorkerProcess, with_local_stack
 
 SUMMARY_EVERY = 3.0
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    kafka = localstack.ensure_kafka()
-    redis = localstack.ensure_redis()
-    settings = WorkerSettings(
-        kafka_broker=kafka.address.removeprefix("kafka://"),
-        redis_url=SecretStr(redis.address),
+    settings, started = with_local_stack(
         data_dir=Path("var/demo/worker"),
         wall_clock_ticks=False,  # simulated time runs far ahead of the wall clock
     )
@@ -36,8 +30,9 @@ def run_demo(args: argparse.Namespace) -> int:
     # disagree with a broker whose data was reset.
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     worker = WorkerProcess(settings, log_path=Path("var/demo/worker.log"))
-    print(f"Kafka {kafka.address} ({'started' if kafka.started else 'already running'}), "
-          f"Redis {redis.address} ({'started' if redis.started else 'already running'})")
+    names = {s.name for s in started}
+    print(f"Kafka {settings.kafka_broker} ({'started' if 'kafka' in names else 'reused'}), "
+          f"Redis ({'started' if 'redis' in names else 'reused'})")
     try:
         worker.start()
         print("worker starting (logs: var/demo/worker.log) ...")
@@ -50,9 +45,8 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping worker ...")
         worker.stop()
-        for service in (redis, kafka):
-            if service.started:
-                service.stop()
+        for service in reversed(started):
+            service.stop()
     return 0
 
 

@@ -9,7 +9,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+from pydantic import SecretStr
+
+from streams import localstack
+from streams.localstack import LocalService
 from streams.settings import WorkerSettings
 
 
@@ -80,3 +85,21 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def with_local_stack(**overrides: Any) -> tuple[WorkerSettings, list[LocalService]]:
+    """Worker settings pointing at Kafka and Redis: the ones named by ``NEXTBEST_KAFKA_BROKER`` /
+    ``NEXTBEST_REDIS_URL`` when set, else a local stack started (or reused) on the default ports.
+    Returns the services this call started, for the caller to stop."""
+    started: list[LocalService] = []
+    values: dict[str, Any] = {}
+    if "NEXTBEST_KAFKA_BROKER" not in os.environ:
+        kafka = localstack.ensure_kafka()
+        values["kafka_broker"] = kafka.address
+        started.append(kafka)
+    if "NEXTBEST_REDIS_URL" not in os.environ:
+        redis = localstack.ensure_redis()
+        values["redis_url"] = SecretStr(redis.address)
+        started.append(redis)
+    values.update(overrides)
+    return WorkerSettings(**values), [s for s in started if s.started]

@@ -28,22 +28,19 @@ class Agenda:
         self._store = store
         self._scope = scope
         self._bucket_ms = bucket_ms
-        self._cursor_key = f"agenda:{scope}:cursor"
+        # The last bucket already fired. Kept in memory: it is derived (after a restart the
+        # oldest pending bucket is the place to resume), and writing it would cost a changelog
+        # message on nearly every event when event time runs fast.
+        self._cursor: int | None = None
 
     def _bucket_key(self, bucket: int) -> str:
         return f"agenda:{self._scope}:{bucket}"
 
-    def _cursor(self) -> int | None:
-        """The last bucket already fired; later buckets are still pending."""
-        value = self._store.get(self._cursor_key)
-        return int(value) if value is not None else None
-
     def schedule(self, customer_id: str, at: int) -> None:
         """Wake ``customer_id`` once event time reaches the end of ``at``'s bucket."""
         bucket = at // self._bucket_ms
-        cursor = self._cursor()
-        if cursor is not None and bucket <= cursor:
-            bucket = cursor + 1  # already due: fire with the next bucket
+        if self._cursor is not None and bucket <= self._cursor:
+            bucket = self._cursor + 1  # already due: fire with the next bucket
         key = self._bucket_key(bucket)
         members = list(self._store.get(key) or [])
         if customer_id not in members:
@@ -53,25 +50,20 @@ class Agenda:
     def pop_due(self, now: int) -> list[str]:
         """Customers whose bucket lies wholly at or before ``now``, removed from the agenda."""
         last_complete = now // self._bucket_ms - 1
-        cursor = self._cursor()
+        cursor = self._cursor
         if cursor is None:
-            # First sweep of this scope: nothing can be older than what was scheduled before,
-            # and schedule() never writes below the cursor, so start from the oldest bucket.
             cursor = min(self._pending_buckets(), default=last_complete + 1) - 1
         if last_complete <= cursor:
+            self._cursor = cursor
             return []
         due: list[str] = []
         for bucket in range(cursor + 1, last_complete + 1):
             members = self._store.pop(self._bucket_key(bucket), None)
             if members:
                 due.extend(members)
-        self._store[self._cursor_key] = last_complete
+        self._cursor = last_complete
         return list(dict.fromkeys(due))
 
     def _pending_buckets(self) -> list[int]:
         prefix = f"agenda:{self._scope}:"
-        buckets = []
-        for key in self._store:
-            if key.startswith(prefix) and key != self._cursor_key:
-                buckets.append(int(key[len(prefix):]))
-        return buckets
+        return [int(key[len(prefix):]) for key in self._store if key.startswith(prefix)]

@@ -35,6 +35,7 @@ class CustomerStage:
         self.agenda_store = StrTable(pipeline.tables["agenda"])
         self.customers = pipeline.customer_events
         self.clocks: dict[int, int] = {}
+        self.agendas: dict[int, Agenda] = {}
 
     def load(self, customer_id: str) -> CustomerProfile | None:
         blob = self.profiles.get(customer_id)
@@ -45,11 +46,14 @@ class CustomerStage:
         self.pipeline.serving.put_profile(profile)
 
     def agenda(self, partition: int) -> Agenda:
-        return Agenda(
-            self.agenda_store,
-            scope=str(partition),
-            bucket_ms=self.engine.settings.agenda_bucket_ms,
-        )
+        agenda = self.agendas.get(partition)
+        if agenda is None:
+            agenda = self.agendas[partition] = Agenda(
+                self.agenda_store,
+                scope=str(partition),
+                bucket_ms=self.engine.settings.agenda_bucket_ms,
+            )
+        return agenda
 
     async def handle(self, message: Any) -> None:
         routed = envelope.unpack(message.value)
