@@ -1,8 +1,9 @@
-"""Creates nextbest's public topics with the configured partitions before the worker starts.
+"""Creates nextbest's topics with the right partition counts before the worker starts.
 
-Faust creates its own internal topics (identity, customer events, changelogs); input, decision
-and dead-letter topics are created here so producers and consumers find them with the right
-partition count (co-partitioning needs it) whatever the broker's auto-create default is.
+Input, decision, dead-letter and the two internal routing topics are created here, so producers
+and consumers find them with the right partition count (co-partitioning needs it, and the
+identity stage needs exactly one) whatever the broker's auto-create default is - and so a
+worker's first subscription never races the topic's creation. Faust creates its changelogs.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 logger = logging.getLogger(__name__)
 
 
-def public_topics(settings: WorkerSettings) -> dict[str, dict[str, str]]:
-    """Topic name -> topic configs."""
-    topics: dict[str, dict[str, str]] = {}
+def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]]]:
+    """Topic name -> (partitions, topic configs)."""
+    p = settings.partitions
+    topics: dict[str, tuple[int, dict[str, str]]] = {}
     for family in FAMILIES:
-        configs = {"cleanup.policy": "compact"} if family == "catalog" else {}
-        topics[settings.input_topic(family)] = configs
+        topics[settings.input_topic(family)] = (
+            p, {"cleanup.policy": "compact"} if family == "catalog" else {}
+        )
     for decision_type in DECISION_TYPES:
-        topics[settings.decision_topic(decision_type)] = {}
-    topics[settings.deadletter_topic] = {}
+        topics[settings.decision_topic(decision_type)] = (p, {})
+    topics[settings.deadletter_topic] = (p, {})
+    topics[settings.identity_topic] = (1, {})
+    topics[settings.customer_topic] = (p, {})
     return topics
 
 
@@ -37,9 +42,9 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=settings.partitions, replication_factor=1,
+            NewTopic(name, num_partitions=partitions, replication_factor=1,
                      topic_configs=configs)
-            for name, configs in public_topics(settings).items()
+            for name, (partitions, configs) in topic_specs(settings).items()
             if name not in existing
         ]
         if missing:

@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry
 from nextbest.codec import Codec, SchemaRegistryClient
 from nextbest.engine import Engine
 from nextbest.settings import EngineSettings
+from streams.clock import Watermark
 from streams.metrics import WorkerMetrics
 from streams.serving import ProfileServing
 from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
-from streams.stages.identity import Watermark
 from streams.tuning import bound_fetch_wait
 
 logger = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ def create_pipeline(
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
-        commit_interval=settings.commit_interval_seconds,
+        broker_commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
+        consumer_group_instance_id=settings.worker_id,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_linger=settings.producer_linger_ms / 1000,
-        stream_wait_empty=False,
         table_cleanup_interval=3600.0,
     )
     registry = CollectorRegistry()

@@ -28,6 +28,7 @@ class WorkerMetrics:
     decision_latency: Histogram
     step_seconds: Histogram
     consumer_lag: Gauge
+    decisions_already_sent: Counter
     identity_merges: Counter
     profiles_written: Counter
 
@@ -59,6 +60,11 @@ class WorkerMetrics:
             consumer_lag=Gauge(
                 f"{prefix}_consumer_lag", "Messages not yet consumed, per topic partition.",
                 ["topic", "partition"], registry=registry,
+            ),
+            decisions_already_sent=Counter(
+                f"{prefix}_decisions_already_sent",
+                "Decisions not sent again after a crash because the decision topic has them.",
+                registry=registry,
             ),
             identity_merges=Counter(
                 f"{prefix}_identity_merges", "Customer profiles merged by identity linking.",

@@ -41,6 +41,9 @@ class WorkerSettings(BaseSettings):
     tick_interval_seconds: float = 1.0
     redis_flush_interval_seconds: float = 0.1
     commit_interval_seconds: float = 1.0
+    worker_id: str | None = None
+    """Static consumer-group membership (Kafka's group.instance.id): a worker restarted with the
+    same id takes its partitions back without a rebalance. Use the pod name on Kubernetes."""
     session_timeout_seconds: float = 10.0
     """A worker silent this long is declared dead and its partitions move (failover time)."""
     producer_linger_ms: float = 2.0

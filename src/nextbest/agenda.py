@@ -19,6 +19,7 @@ the engine checks the profile's own due times.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -28,42 +29,43 @@ class Agenda:
         self._store = store
         self._scope = scope
         self._bucket_ms = bucket_ms
-        # The last bucket already fired. Kept in memory: it is derived (after a restart the
-        # oldest pending bucket is the place to resume), and writing it would cost a changelog
-        # message on nearly every event when event time runs fast.
-        self._cursor: int | None = None
+        self._prefix = f"agenda:{scope}:"
+        # Buckets holding entries, as a heap. Derived from the store (read once, on first use),
+        # so event time can leap months ahead without visiting every empty minute between.
+        self._pending: list[int] | None = None
+        self._pending_set: set[int] = set()
 
     def _bucket_key(self, bucket: int) -> str:
-        return f"agenda:{self._scope}:{bucket}"
+        return f"{self._prefix}{bucket}"
+
+    def _index(self) -> list[int]:
+        if self._pending is None:
+            prefix = self._prefix
+            buckets = [int(k[len(prefix) :]) for k in self._store if k.startswith(prefix)]
+            self._pending_set = set(buckets)
+            self._pending = sorted(self._pending_set)
+        return self._pending
 
     def schedule(self, customer_id: str, at: int) -> None:
         """Wake ``customer_id`` once event time reaches the end of ``at``'s bucket."""
         bucket = at // self._bucket_ms
-        if self._cursor is not None and bucket <= self._cursor:
-            bucket = self._cursor + 1  # already due: fire with the next bucket
         key = self._bucket_key(bucket)
         members = list(self._store.get(key) or [])
         if customer_id not in members:
             members.append(customer_id)
             self._store[key] = members
+        pending = self._index()
+        if bucket not in self._pending_set:
+            self._pending_set.add(bucket)
+            heapq.heappush(pending, bucket)
 
     def pop_due(self, now: int) -> list[str]:
         """Customers whose bucket lies wholly at or before ``now``, removed from the agenda."""
         last_complete = now // self._bucket_ms - 1
-        cursor = self._cursor
-        if cursor is None:
-            cursor = min(self._pending_buckets(), default=last_complete + 1) - 1
-        if last_complete <= cursor:
-            self._cursor = cursor
-            return []
+        pending = self._index()
         due: list[str] = []
-        for bucket in range(cursor + 1, last_complete + 1):
-            members = self._store.pop(self._bucket_key(bucket), None)
-            if members:
-                due.extend(members)
-        self._cursor = last_complete
+        while pending and pending[0] <= last_complete:
+            bucket = heapq.heappop(pending)
+            self._pending_set.discard(bucket)
+            due.extend(self._store.pop(self._bucket_key(bucket), None) or [])
         return list(dict.fromkeys(due))
-
-    def _pending_buckets(self) -> list[int]:
-        prefix = f"agenda:{self._scope}:"
-        return [int(key[len(prefix):]) for key in self._store if key.startswith(prefix)]

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from mode.types.signals import BaseSignalT
 
 from nextbest.agenda import Agenda
 from nextbest.decisions.record import Decision
 from nextbest.engine import StepResult
 from nextbest.profile.state import CustomerProfile
 from streams import envelope
-from streams.stages.identity import StrTable
+from streams.sent_ledger import recently_sent
 from streams.stages.ingest import deadletter
+from streams.tables import JsonTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -32,10 +35,11 @@ class CustomerStage:
         self.pipeline = pipeline
         self.engine = pipeline.engine
         self.profiles = pipeline.tables["profiles"]
-        self.agenda_store = StrTable(pipeline.tables["agenda"])
+        self.agenda_store = JsonTable(pipeline.tables["agenda"])
         self.customers = pipeline.customer_events
         self.clocks: dict[int, int] = {}
         self.agendas: dict[int, Agenda] = {}
+        self.ledgers: dict[int, set[str]] = {}
 
     def load(self, customer_id: str) -> CustomerProfile | None:
         blob = self.profiles.get(customer_id)
@@ -125,32 +129,59 @@ class CustomerStage:
             await self.commit(result, partition, caused_at=None)
 
     async def commit(self, result: StepResult, partition: int, *, caused_at: int | None) -> None:
-        """Persist the profile first, then send decisions: a crash in between resends nothing,
-        because the restored profile already lists the decision as sent."""
+        """Send decisions and wait for the broker's ack, then persist the profile that records
+        them: a crash in between loses nothing, and the replay's resend is caught by the
+        partition's sent ledger (see streams/sent_ledger.py)."""
         profile = result.profile
+        deliveries = [(d, await self.send_decision(d, partition)) for d in result.decisions]
+        metrics = self.pipeline.metrics
+        for decision, delivery in deliveries:
+            if delivery is None:
+                continue
+            await delivery
+            metrics.decisions.labels(decision.decision_type).inc()
+            if caused_at is not None:
+                latency = max(0.0, time.time() - caused_at / 1000)
+                metrics.decision_latency.labels(decision.decision_type).observe(latency)
         self.save(profile)
         if result.wake_at is not None:
             self.agenda(partition).schedule(profile.customer_id, result.wake_at)
-        for decision in result.decisions:
-            await self.send_decision(decision, caused_at)
 
-    async def send_decision(self, decision: Decision, caused_at: int | None) -> None:
+    async def send_decision(self, decision: Decision, partition: int) -> Awaitable[Any] | None:
+        """Hand the decision to the producer; returns the delivery future (None if skipped)."""
         pipeline = self.pipeline
-        now_ms = int(time.time() * 1000)
-        record = decision.to_record(created_at=now_ms)
-        await pipeline.decisions[decision.decision_type].send(
+        ledger = self.ledgers.get(partition)
+        if ledger is None:
+            ledger = self.ledgers[partition] = await recently_sent(
+                pipeline.settings, pipeline.codec, partition
+            )
+        if decision.decision_id in ledger:
+            pipeline.metrics.decisions_already_sent.inc()
+            return None
+        record = decision.to_record(created_at=int(time.time() * 1000))
+        delivery = await pipeline.decisions[decision.decision_type].send(
             key=decision.customer_id.encode(), value=pipeline.codec.encode_decision(record)
         )
-        pipeline.metrics.decisions.labels(decision.decision_type).inc()
-        if caused_at is not None:
-            pipeline.metrics.decision_latency.labels(decision.decision_type).observe(
-                max(0.0, (now_ms - caused_at) / 1000)
-            )
         pipeline.serving.add_decision(decision.customer_id, record)
+        return delivery
 
 
 def register(pipeline: Pipeline) -> None:
     stage = CustomerStage(pipeline)
+
+    async def forget_revoked(
+        sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        # Another worker may write to these partitions before they come back: rebuild the
+        # agenda index and the sent ledger from Kafka then.
+        revoked: set[Any] = args[0] if args else kwargs.get("revoked", set())
+        for tp in revoked:
+            if tp.topic == pipeline.settings.customer_topic:
+                stage.agendas.pop(tp.partition, None)
+                stage.ledgers.pop(tp.partition, None)
+                stage.clocks.pop(tp.partition, None)
+
+    pipeline.app.on_partitions_revoked.connect(forget_revoked)
 
     @pipeline.app.agent(pipeline.customer_events, name="customer")
     async def customer(stream: Any) -> None:

@@ -80,10 +80,9 @@ def register(pipeline: Pipeline) -> None:
                                  detail=repr(exc), stage="ingest")
                 continue
             pipeline.metrics.events_in.labels(family).inc()
-            await pipeline.identity_resolution.send(
-                value=envelope.pack({"k": envelope.EVENT, "f": decoded.family,
-                                     "e": decoded.event, "t0": _timestamp_ms(message)}),
-            )
+            routed = {"k": envelope.EVENT, "f": decoded.family, "e": decoded.event,
+                      "t0": _timestamp_ms(message)}
+            await pipeline.identity_resolution.send(value=envelope.pack(routed))
 
     catalog_table = pipeline.tables["catalog"]
 

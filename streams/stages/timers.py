@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from streams import envelope
-from streams.stages.identity import broadcast_tick
+from streams.clock import broadcast_tick
 
 if TYPE_CHECKING:
     from streams.app import Pipeline

@@ -29,10 +29,12 @@ def free_port() -> int:
 
 
 class Harness:
-    def __init__(self, *, kafka: str, redis: str, prefix: str, data_dir: Path) -> None:
+    def __init__(self, *, kafka: str, redis: str, prefix: str, data_dir: Path,
+                 worker_id: str | None = None) -> None:
         self.settings = WorkerSettings(
             kafka_broker=kafka, redis_url=SecretStr(redis), topic_prefix=f"{prefix}.",
             data_dir=data_dir / "worker", web_port=free_port(), wall_clock_ticks=False,
+            worker_id=worker_id,
         )
         self.codec = Codec()
         self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")

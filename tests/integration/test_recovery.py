@@ -39,7 +39,7 @@ def test_killed_worker_restarts_from_changelog_without_duplicates(
 ) -> None:
     run = uuid.uuid4().hex[:8]
     harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nbcrash-{run}",
-                      data_dir=tmp_path)
+                      data_dir=tmp_path, worker_id="worker-0")
     harness.start_worker()
     events = scenario(run)
     published = threading.Event()

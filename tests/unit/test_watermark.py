@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streams.stages.identity import Watermark
+from streams.clock import Watermark
 
 MIN = 60_000
 

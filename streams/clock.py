@@ -1,0 +1,50 @@
+"""Event time for the customer stage: the watermark and the ticks that carry it to partitions."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from streams import envelope
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+
+class Watermark:
+    """The highest event time the identity stage has seen (it sees every event, in order).
+
+    Each time it enters a new agenda bucket it is broadcast to every customer partition as a
+    tick (partitions keep the highest tick of all workers), so a quiet partition's lapsed
+    customers are still found - on event time, which is what makes a replay decide exactly as
+    live traffic did.
+    """
+
+    MIN_INTERVAL_S = 0.2
+    """Broadcast at most this often (simulated time can cross many buckets per second)."""
+
+    def __init__(self, bucket_ms: int) -> None:
+        self.bucket_ms = bucket_ms
+        self.time = 0
+        self.broadcast = 0
+        self._last_wall = 0.0
+
+    def advance(self, event_time: int) -> None:
+        self.time = max(self.time, event_time)
+
+    def due(self, *, force: bool = False) -> bool:
+        """True when the watermark entered a bucket not yet broadcast (and not too soon)."""
+        if self.time // self.bucket_ms <= self.broadcast // self.bucket_ms:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last_wall < self.MIN_INTERVAL_S:
+            return False
+        self._last_wall = now
+        self.broadcast = self.time
+        return True
+
+
+async def broadcast_tick(pipeline: Pipeline, now: int) -> None:
+    tick = envelope.pack({"k": envelope.TICK, "now": now})
+    for partition in range(pipeline.settings.partitions):
+        await pipeline.customer_events.send(value=tick, partition=partition)
