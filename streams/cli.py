@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="local Kafka + Redis + worker + simulated traffic, with a live summary"
     )
-    _traffic_args(demo, rate=200.0, duration=None)
+    _traffic_args(demo, rate=100.0, duration=None)
     demo.add_argument("--customers-shown", type=int, default=3)
 
     bench = commands.add_parser("bench", help="measure throughput and event->decision latency")

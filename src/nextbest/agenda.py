@@ -41,7 +41,9 @@ class Agenda:
     def _index(self) -> list[int]:
         if self._pending is None:
             prefix = self._prefix
-            buckets = [int(k[len(prefix) :]) for k in self._store if k.startswith(prefix)]
+            # Other keys under the prefix (an older layout's cursor) are not buckets.
+            suffixes = (k[len(prefix) :] for k in self._store if k.startswith(prefix))
+            buckets = [int(s) for s in suffixes if s.lstrip("-").isdigit()]
             self._pending_set = set(buckets)
             self._pending = sorted(self._pending_set)
         return self._pending

@@ -44,3 +44,8 @@ def test_duplicates_in_a_bucket_are_woken_once() -> None:
     agenda.schedule("a", MIN + 1)
     agenda.schedule("a", 3 * MIN)
     assert agenda.pop_due(10 * MIN) == ["a"]
+
+
+def test_keys_that_are_not_buckets_are_ignored() -> None:
+    store: dict = {"agenda:0:cursor": 5, "agenda:0:7": ["a"]}
+    assert Agenda(store, scope="0", bucket_ms=MIN).pop_due(10 * MIN) == ["a"]
