@@ -43,8 +43,8 @@ class Pipeline:
     deadletter: faust.TopicT
     identity_resolution: faust.TopicT
     customer_events: faust.TopicT
+    watermark: Watermark
     tables: dict[str, TableT] = field(default_factory=dict)
-    watermark: Watermark = field(default_factory=lambda: Watermark(60_000))
 
 
 def raw_topic(
@@ -105,12 +105,13 @@ def create_pipeline(
         table_cleanup_interval=3600.0,
     )
     registry = CollectorRegistry()
+    engine = Engine(engine_settings or EngineSettings())
     p = settings.partitions
     pipeline = Pipeline(
         settings=settings,
         app=app,
         codec=make_codec(settings.schema_registry_url),
-        engine=Engine(engine_settings or EngineSettings()),
+        engine=engine,
         metrics=WorkerMetrics.create(registry),
         registry=registry,
         serving=ProfileServing.from_url(
@@ -129,8 +130,8 @@ def create_pipeline(
         deadletter=raw_topic(app, settings.deadletter_topic, partitions=p),
         identity_resolution=raw_topic(app, settings.identity_topic, partitions=1),
         customer_events=raw_topic(app, settings.customer_topic, partitions=p),
+        watermark=Watermark(engine.settings.agenda_bucket_ms),
     )
-    pipeline.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
     for name, partitions in (("catalog", p), ("identities", 1), ("profiles", p), ("agenda", p)):
         pipeline.tables[name] = raw_table(app, name, partitions=partitions)
 

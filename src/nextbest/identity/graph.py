@@ -91,23 +91,6 @@ class IdentityGraph:
     def members(self, customer_id: str) -> list[str]:
         return list(self._store.get(_MEMBERS + customer_id) or [])
 
-    def known(self, ref: dict[str, Any] | None) -> str | None:
-        """The customer when every identifier in ``ref`` is already linked to that one customer;
-        None when resolving would change the graph (a new identifier, or a merge).
-
-        >>> graph = IdentityGraph({})
-        >>> cid = graph.resolve({"email": "a@x", "phone": "1"}).customer_id
-        >>> graph.known({"phone": "1"}) == cid, graph.known({"phone": "1", "device_id": "d"})
-        (True, None)
-        """
-        customer_id = None
-        for key in identifier_keys(ref):
-            found = self.lookup(key)
-            if found is None or (customer_id is not None and found != customer_id):
-                return None
-            customer_id = found
-        return customer_id
-
     def resolve(self, ref: dict[str, Any] | None) -> Resolution:
         keys = identifier_keys(ref)
         if not keys:
