@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-worker", action="store_true",
                        help="drive an already running worker instead of starting one")
 
+    replay = commands.add_parser(
+        "replay", help="replay a real dataset through the models, next to anchor methods"
+    )
+    replay.add_argument("dataset", choices=["movielens", "cdnow", "reviews", "all"])
+    replay.add_argument("--seed", type=int, default=7)
+    replay.add_argument("--json", action="store_true", help="print one JSON object per dataset")
+
     stack = commands.add_parser("stack", help="local Kafka and Redis without Docker")
     stack.add_argument("action", choices=["up", "down", "status"])
     return parser
@@ -79,11 +86,28 @@ def main(argv: list[str] | None = None) -> int:
         from streams.bench import run_bench
 
         return run_bench(args)
+    if args.command == "replay":
+        return _replay(args)
     if args.command == "stack":
         from streams import localstack
 
         return localstack.main([args.action])
     return 2
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import orjson
+
+    from nextbest.replay import DATASETS, run_replay
+
+    names = sorted(DATASETS) if args.dataset == "all" else [args.dataset]
+    for name in names:
+        result = run_replay(name, seed=args.seed)
+        if args.json:
+            print(orjson.dumps(result.as_json()).decode())
+        else:
+            print(result.table())
+    return 0
 
 
 if __name__ == "__main__":

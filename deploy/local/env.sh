@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sourced by demo.sh and test.sh: makes a fresh machine ready to run nextbest from this checkout.
-# Creates .venv, installs nextbest with its test extras (skipped while pyproject.toml is unchanged),
+# Creates .venv, installs nextbest with its test and bench extras (skipped while pyproject.toml is unchanged),
 # and installs the system tools the local stack needs (Java + Maven for Kafka, redis-server).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -23,9 +23,9 @@ fi
 STAMP="$VENV/.nextbest-test-deps"
 WANT="$( { "$VENV/bin/python" --version; cat pyproject.toml; } | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]]; then
-    log "installing nextbest[test] into .venv"
+    log "installing nextbest[test,bench] into .venv"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    "$VENV/bin/python" -m pip install -q -e '.[test,bench]'
     echo "$WANT" >"$STAMP"
 else
     log ".venv is up to date with pyproject.toml"
