@@ -18,6 +18,7 @@ from nextbest.engine import Engine
 from nextbest.settings import EngineSettings
 from streams.clock import Watermark
 from streams.metrics import WorkerMetrics
+from streams.recovery_order import seek_before_resume
 from streams.serving import ProfileServing
 from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 from streams.tuning import bound_fetch_wait
@@ -86,6 +87,7 @@ def create_pipeline(
 
     settings = settings or WorkerSettings()
     bound_fetch_wait(settings.fetch_max_wait_ms)
+    seek_before_resume()
     app = faust.App(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_broker}",

@@ -44,12 +44,15 @@ class WorkerProcess:
         self.settings = settings
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        # NEXTBEST_WORKER_LOGLEVEL=info (with DEVLOG=1 for Faust's offset bookkeeping) when
+        # investigating a test run; the log lands in log_path.
+        self.loglevel = os.environ.get("NEXTBEST_WORKER_LOGLEVEL", "warning")
 
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", self.loglevel],
             env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
