@@ -15,10 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from nextbest.codec import Codec, SchemaRegistryClient
 from nextbest.engine import Engine
+from nextbest.models.suite import ModelSuite
 from nextbest.settings import EngineSettings
 from streams.clock import Watermark
-from streams.metrics import WorkerMetrics
-from streams.recovery_order import seek_before_resume
+from streams.metrics import ModelCollector, WorkerMetrics
+from streams.recovery_order import repair_rebalance
 from streams.serving import ProfileServing
 from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 from streams.tuning import bound_fetch_wait
@@ -45,6 +46,8 @@ class Pipeline:
     identity_resolution: faust.TopicT
     customer_events: faust.TopicT
     watermark: Watermark
+    checkpointed_events: int = 0
+    """The models' event count at the last checkpoint written."""
     tables: dict[str, TableT] = field(default_factory=dict)
 
 
@@ -81,13 +84,15 @@ def make_codec(schema_registry_url: str | None) -> Codec:
 
 
 def create_pipeline(
-    settings: WorkerSettings | None = None, engine_settings: EngineSettings | None = None
+    settings: WorkerSettings | None = None,
+    engine_settings: EngineSettings | None = None,
+    models: ModelSuite | None = None,
 ) -> Pipeline:
     from streams.stages import customer, identity, ingest, timers
 
     settings = settings or WorkerSettings()
     bound_fetch_wait(settings.fetch_max_wait_ms)
-    seek_before_resume()
+    repair_rebalance()
     app = faust.App(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_broker}",
@@ -107,7 +112,8 @@ def create_pipeline(
         table_cleanup_interval=3600.0,
     )
     registry = CollectorRegistry()
-    engine = Engine(engine_settings or EngineSettings())
+    engine = Engine(engine_settings or EngineSettings(), models=models)
+    registry.register(ModelCollector(engine))
     p = settings.partitions
     pipeline = Pipeline(
         settings=settings,

@@ -1,18 +1,32 @@
-"""Seek before resuming: closes a window in which Faust loses input after a rebalance.
+"""Two repairs to Faust's rebalance path, without which a replaced worker loses input.
 
-When table recovery ends, Faust (faust-streaming 0.11-0.15) resumes the stream partitions first
-and seeks them to their committed offsets second, while the fetcher is already running. Records
-fetched in between are delivered and move the consumer's *read offset* forward. The seek then
-rewinds the fetch position to the committed offset, and the re-fetched records - everything
-from the committed offset up to that read offset - are discarded as "already read"
-(``DROPPED MESSAGE`` in Faust's dev log), while the first copies may have been skipped by the
-stream (it skips, and acks, what arrives while flow control is not yet active). The result was a
-contiguous run of each input partition - about one fetch - that no stage ever processed, while
-its offsets were committed. It showed in about one run in three of
-``tests/integration/test_recovery.py`` (a worker killed and replaced).
+Both showed in ``tests/integration/test_recovery.py`` (a worker killed and replaced by one
+without local state; together in about one run in three): right after the rebalance, a
+contiguous run of records of a stream partition (input or internal topic) was never processed.
 
-The fix keeps Faust's sequence but swaps two steps: seek the (still paused) stream partitions,
-then resume them, so the first record any stream sees after a rebalance is the committed one.
+1. Seek before resuming. When table recovery ends, Faust (faust-streaming 0.11-0.15) resumes the
+   stream partitions first and seeks them to their committed offsets second, while the fetcher is
+   already running. Records fetched in between are delivered - and skipped and acked by the
+   stream, as flow control is not active yet - and move the consumer's *read offset* forward; the
+   seek then rewinds the fetch position, and the re-fetched records up to that read offset are
+   discarded as "already read" (``DROPPED MESSAGE`` in Faust's dev log). Fix: keep Faust's
+   sequence but swap two steps - seek the (still paused) stream partitions, then resume them.
+
+2. Drain only partitions that were active when the fetch call was made. Faust's "pause" is its
+   own bookkeeping: aiokafka keeps fetching every assigned partition and buffers the records,
+   and Faust takes the buffered records of its *active* partitions by handing aiokafka its live
+   ``_active_partitions`` set - the very object pause/resume mutate - which the consumer thread
+   reads while a call waits there (up to a second). aiokafka's ``fetched_records`` reads an
+   empty set as "no filter". When changelog recovery ends Faust pauses the changelog partitions,
+   emptying the set while the stream partitions are still paused; a call waiting at that moment
+   then wakes up to hand over the buffered records of *every* partition, moving aiokafka's fetch
+   position past them - also past the recovery seek, if that already ran - and
+   ``Consumer.getmany`` silently throws away those of inactive partitions. Nothing rewinds the
+   position, so they are never delivered: the partition makes no commit until new records
+   arrive, and then Faust takes the hole for a "gap" (as in a compacted topic) and commits past
+   it. Fix: hand the consumer thread a copy of the set taken when the call is made (never an
+   empty one), so it drains exactly the partitions that were active then. A partition resumed
+   meanwhile waits for the next call, at most the one-second fetch timeout.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ import logging
 from typing import Any
 
 from faust.tables import recovery as faust_recovery
+from faust.transport import consumer as faust_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +104,24 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
     self.log.info("Worker ready")
 
 
-def seek_before_resume() -> None:
-    """Install the corrected order on Faust's Recovery service (idempotent)."""
+async def _getmany_active_snapshot(
+    self: Any, active_partitions: set[Any] | None, timeout: float
+) -> Any:
+    if active_partitions is None:  # client-only app: every partition
+        return await self._thread.getmany(None, timeout)
+    snapshot = set(active_partitions)
+    if not snapshot:  # aiokafka would read an empty set as "all partitions"
+        return {}
+    return await self._thread.getmany(snapshot, timeout)
+
+
+def repair_rebalance() -> None:
+    """Install both repairs on Faust's Recovery service and consumer (idempotent)."""
     target = faust_recovery.Recovery
     if getattr(target, "_nextbest_seek_first", False):
         return
     setattr(target, "_resume_streams", _resume_streams)  # noqa: B010
     setattr(target, "on_recovery_completed", _on_recovery_completed)  # noqa: B010
     setattr(target, "_nextbest_seek_first", True)  # noqa: B010
+    delegate = faust_consumer.ThreadDelegateConsumer
+    setattr(delegate, "_getmany", _getmany_active_snapshot)  # noqa: B010
