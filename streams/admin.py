@@ -14,6 +14,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.checkpoints import MAX_CHECKPOINT_BYTES
 from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
     topics[settings.deadletter_topic] = (p, {})
     topics[settings.identity_topic] = (1, {})
     topics[settings.customer_topic] = (p, {})
+    topics[settings.checkpoint_topic] = (1, {
+        "cleanup.policy": "compact", "max.message.bytes": str(MAX_CHECKPOINT_BYTES)})
     return topics
 
 

@@ -6,9 +6,16 @@ topic and partition numbers - never a customer id, email or text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from nextbest.engine import Engine
 
 # Event -> decision latency in seconds. The target is p99 well under 200 ms, so buckets are
 # dense from 1 ms to 250 ms and sparse beyond, to still show how bad a bad tail is.
@@ -75,3 +82,39 @@ class WorkerMetrics:
                 registry=registry,
             ),
         )
+
+
+class ModelCollector(Collector):
+    """The engine's models as seen at scrape time: prequential quality, drift alarms, per-event
+    cost and sentiment spikes. Read from the live suite, so a restored checkpoint shows at once."""
+
+    def __init__(self, engine: Engine, prefix: str = "nextbest") -> None:
+        self.engine = engine
+        self.prefix = prefix
+
+    def collect(self) -> Iterator[Metric]:
+        models = self.engine.models
+        p = self.prefix
+        learned = CounterMetricFamily(f"{p}_model_events", "Events the models have learnt from.")
+        learned.add_metric([], models.events)
+        quality = GaugeMetricFamily(
+            f"{p}_model_prequential_quality",
+            "Rolling predict-then-learn quality: recommender hit rate at 10, sentiment and "
+            "churn accuracy.", labels=["model"])
+        drift = CounterMetricFamily(
+            f"{p}_model_drift_alarms", "ADWIN drift alarms on the prequential error.",
+            labels=["model"])
+        cost = GaugeMetricFamily(
+            f"{p}_model_cost_microseconds", "Mean learn+score cost per event.", labels=["model"])
+        for name, tracker in models.quality.items():
+            if tracker.quality is not None:
+                quality.add_metric([name], tracker.quality)
+            drift.add_metric([name], tracker.drift_alarms)
+        for name, meter in models.cost.items():
+            cost.add_metric([name], meter.mean_us)
+        spikes = CounterMetricFamily(
+            f"{p}_sentiment_spikes", "Negative-sentiment spikes detected, by topic.",
+            labels=["topic"])
+        for topic, count in models.spike_alerts.items():
+            spikes.add_metric([topic], count)
+        yield from (learned, quality, drift, cost, spikes)

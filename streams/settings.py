@@ -52,6 +52,9 @@ class WorkerSettings(BaseSettings):
     a couple of milliseconds of waiting - measured in BENCHMARKS.md."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
+    model_checkpoint_seconds: float = 30.0
+    """How often the worker writes its models' checkpoint to Kafka (streams/checkpoints.py).
+    A crash loses at most this much learning; a replacement worker starts from the last one."""
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -73,6 +76,10 @@ class WorkerSettings(BaseSettings):
     @property
     def customer_topic(self) -> str:
         return self.topic("nextbest.customer-events")
+
+    @property
+    def checkpoint_topic(self) -> str:
+        return self.topic("nextbest.model-checkpoints")
 
     @property
     def faust_app_id(self) -> str:

@@ -21,6 +21,11 @@ def register(pipeline: Pipeline) -> None:
             return web.json({"error": "unknown customer"}, status=404)
         return web.json(view)
 
+    @app.page("/models")
+    async def models(web: Any, request: Any) -> Any:
+        """What the worker's models have learnt: events, prequential quality, drift, cost."""
+        return web.json(pipeline.engine.models.stats())
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         body = generate_latest(pipeline.registry)

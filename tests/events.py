@@ -48,3 +48,11 @@ def identity(time: int, kind: str, *, customer: dict[str, Any] | None = None,
              channel: str | None = None, event_id: str | None = None) -> dict[str, Any]:
     return {**_base(time, customer, event_id), "kind": kind, "consent_channel": channel,
             "timezone": None, "country": None}
+
+
+def review(time: int, item_id: str, rating: int, text: str | None, *,
+           customer: dict[str, Any] | None = None, event_id: str | None = None,
+           review_id: str | None = None) -> dict[str, Any]:
+    base = _base(time, customer, event_id)
+    return {**base, "review_id": review_id or f"r-{base['event_id']}", "item_id": item_id,
+            "rating": rating, "text": text, "source": "site"}

@@ -28,12 +28,15 @@ from typing import Any
 
 from nextbest.decisions.policies import Policy, Trigger, default_policies
 from nextbest.decisions.record import Decision
+from nextbest.models.suite import ModelSuite
 from nextbest.profile.merge import merge_profiles
-from nextbest.profile.state import RECENT_DECISIONS, RECENT_EVENTS, CustomerProfile
-from nextbest.profile.update import apply_event
+from nextbest.profile.state import EMAIL_TIMES, RECENT_DECISIONS, RECENT_EVENTS, CustomerProfile
+from nextbest.profile.update import apply_event, remember_time
 from nextbest.settings import DAY_MS, EngineSettings
 
 SENT_RETENTION_MS = 365 * DAY_MS
+SHOWN_ITEMS = 200
+"""Items whose recommendation count a profile keeps (oldest forgotten first)."""
 
 
 @dataclass(slots=True)
@@ -49,13 +52,20 @@ class StepResult:
 
 
 class Engine:
-    """Applies events to profiles and asks the policies what to do."""
+    """Applies events to profiles, teaches the models, and asks the policies what to do."""
 
     def __init__(
-        self, settings: EngineSettings | None = None, policies: list[Policy] | None = None
+        self,
+        settings: EngineSettings | None = None,
+        policies: list[Policy] | None = None,
+        models: ModelSuite | None = None,
     ) -> None:
         self.settings = settings or EngineSettings()
         self.policies = policies if policies is not None else default_policies()
+        self.models = models if models is not None else ModelSuite(
+            value_top_share=self.settings.value_top_share,
+            value_low_share=self.settings.value_low_share,
+        )
 
     def step(
         self,
@@ -71,7 +81,9 @@ class Engine:
         profile.recent_event_ids.append(event_id)
         del profile.recent_event_ids[:-RECENT_EVENTS]
         apply_event(profile, family, event)
-        trigger = Trigger(event_id, int(event["event_time"]), family, event)
+        observation = self.models.observe(profile, family, event)
+        trigger = Trigger(event_id, int(event["event_time"]), family, event, self.models,
+                          observation)
         candidates = [d for p in self.policies for d in p.react(profile, trigger, self.settings)]
         return StepResult(profile, self._admit(profile, candidates))
 
@@ -80,7 +92,8 @@ class Engine:
         due = min(profile.due.values()) if profile.due else None
         if due is None or now < due:
             return StepResult(profile)
-        trigger = Trigger(f"{reason}:{now}", now)
+        self.models.rescore(profile, now)
+        trigger = Trigger(f"{reason}:{now}", now, models=self.models)
         candidates = [d for p in self.policies for d in p.wake(profile, trigger, self.settings)]
         return StepResult(profile, self._admit(profile, candidates))
 
@@ -100,6 +113,12 @@ class Engine:
                 continue
             profile.sent[decision.decision_id] = decision.decided_at
             profile.recent_decisions.append(_summary(decision))
+            if decision.channel == "email":
+                remember_time(profile.email_send_times, decision.decided_at, EMAIL_TIMES)
+            for item in decision.payload.get("recommendations") or ():
+                profile.shown[item["item_id"]] = profile.shown.get(item["item_id"], 0) + 1
+            for stale in list(profile.shown)[:-SHOWN_ITEMS]:
+                del profile.shown[stale]
             admitted.append(decision)
         if admitted:
             del profile.recent_decisions[:-RECENT_DECISIONS]

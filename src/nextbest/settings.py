@@ -49,6 +49,24 @@ class EngineSettings(BaseSettings):
     winback_min_gap_days: float = 7.0
     """Floor on the usual gap, so a burst of same-week orders does not trigger daily win-backs."""
 
+    winback_min_risk: float = 0.5
+    """The churn model's risk a silent customer must reach before a win-back goes out."""
+
+    winback_patience: float = 3.0
+    """A low-risk silence is re-checked until it reaches this multiple of the lapse threshold."""
+
+    value_top_share: float = 0.2
+    """Customers in this top share of predicted value get personal outreach (win-back tier)."""
+
+    value_low_share: float = 0.3
+    """Customers in this bottom share of predicted value get a single email at most."""
+
+    recommendations_per_message: int = 3
+    """Recommended items a reminder, win-back or recovery message carries."""
+
+    escalation_negative_sentiment: float = 0.85
+    """A message this negative (model probability) from a high-value customer goes to a human."""
+
     recovery_base_discount: float = 10.0
     """Service recovery discount (percent) for a first-time, low-value customer."""
 

@@ -102,6 +102,7 @@ def register(pipeline: Pipeline) -> None:
             merged = orjson.loads(current) if current else {}
             merged.update({k: v for k, v in item.items() if v is not None and v != []})
             catalog_table[item["item_id"]] = orjson.dumps(merged)
+            pipeline.engine.models.update_catalog(merged)
 
 
 _EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity")

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from streams import envelope
+from streams.checkpoints import CheckpointWriter
 from streams.clock import broadcast_tick
 
 if TYPE_CHECKING:
@@ -46,6 +47,22 @@ def register(pipeline: Pipeline) -> None:
             logger.warning("redis flush failed, will retry: %s", exc)
             return
         pipeline.metrics.profiles_written.inc(written)
+
+    writer = CheckpointWriter(settings)
+
+    @app.timer(interval=settings.model_checkpoint_seconds, name="model_checkpoint")
+    async def model_checkpoint() -> None:
+        models = pipeline.engine.models
+        if models.events == pipeline.checkpointed_events:
+            return  # nothing learnt since the last checkpoint
+        events, data = models.events, models.checkpoint()
+        try:
+            await writer.write(data)
+        except Exception as exc:
+            logger.warning("model checkpoint failed, will retry: %s", exc)
+            return
+        pipeline.checkpointed_events = events
+        logger.info("model checkpoint written (%d bytes, %d events)", len(data), events)
 
     exported: set[tuple[str, str]] = set()
 

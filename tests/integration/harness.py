@@ -30,11 +30,11 @@ def free_port() -> int:
 
 class Harness:
     def __init__(self, *, kafka: str, redis: str, prefix: str, data_dir: Path,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, **overrides: Any) -> None:
         self.settings = WorkerSettings(
             kafka_broker=kafka, redis_url=SecretStr(redis), topic_prefix=f"{prefix}.",
             data_dir=data_dir / "worker", web_port=free_port(), wall_clock_ticks=False,
-            worker_id=worker_id,
+            worker_id=worker_id, **overrides,
         )
         self.codec = Codec()
         self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")
@@ -125,6 +125,19 @@ class Harness:
                     raise
             time.sleep(0.3)
         raise AssertionError(f"customer {ref} never satisfied the condition; last view: {view}")
+
+    def models(self, *, until: Callable[[dict[str, Any]], bool],
+               timeout: float = 30.0) -> dict[str, Any]:
+        """The worker's model statistics (/models), polled until ``until(stats)`` holds."""
+        deadline = time.monotonic() + timeout
+        stats: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{self.worker.url}/models") as response:
+                stats = orjson.loads(response.read())
+            if until(stats):
+                return stats
+            time.sleep(0.3)
+        raise AssertionError(f"models never satisfied the condition; last stats: {stats}")
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"{self.worker.url}/metrics") as response:

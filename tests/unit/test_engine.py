@@ -30,7 +30,10 @@ def test_defective_return_gets_apology_scaled_by_value(engine: Engine) -> None:
         order(0, "o1", total=60.0), order(DAY, "o1", kind="return", reason="defective")])
     (recovery,) = decisions
     assert recovery.decision_type == "service_recovery"
-    assert recovery.payload["offer"]["percent"] == 10.0
+    # A one-order newcomer: near the base discount (the churn model's expected value adds a
+    # little), far from the maximum a loyal customer gets.
+    assert 10.0 <= recovery.payload["offer"]["percent"] <= 15.0
+    assert recovery.scores["expected_value"] >= 0.0
     assert recovery.causing_event_time == DAY
 
     loyal_events = [order(i * 30 * DAY, f"o{i}", total=200.0) for i in range(14)]

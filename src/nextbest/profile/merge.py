@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from nextbest.profile.state import (
     CONTACT_HISTORY,
+    EMAIL_TIMES,
+    ITEMS_BOUGHT,
+    ORDER_TIMES,
     RECENT_DECISIONS,
     RECENT_EVENTS,
     RECENT_ORDERS,
@@ -45,6 +48,16 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     s.email_opens += a.email_opens
     s.email_clicks += a.email_clicks
     s.messages_sent += a.messages_sent
+    s.order_times = sorted(s.order_times + a.order_times)[-ORDER_TIMES:]
+    s.email_send_times = sorted(s.email_send_times + a.email_send_times)[-EMAIL_TIMES:]
+    s.email_open_times = sorted(s.email_open_times + a.email_open_times)[-EMAIL_TIMES:]
+    s.email_click_times = sorted(s.email_click_times + a.email_click_times)[-EMAIL_TIMES:]
+    bought = [i for i in a.items_bought if i not in s.items_bought]
+    s.items_bought = (bought + s.items_bought)[-ITEMS_BOUGHT:]
+    for item, times in a.shown.items():
+        s.shown[item] = s.shown.get(item, 0) + times
+    if s.sentiment is None:
+        s.sentiment = a.sentiment
     s.support_contacts = sorted(s.support_contacts + a.support_contacts)[-CONTACT_HISTORY:]
     if s.conversation is None or (
         a.conversation is not None and a.conversation.opened_at > s.conversation.opened_at

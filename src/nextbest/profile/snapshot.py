@@ -40,4 +40,6 @@ def snapshot(profile: CustomerProfile) -> dict[str, Any]:
     data = profile.to_dict()
     for internal in ("sent", "recent_event_ids", "due", "affinity_at"):
         data.pop(internal, None)
-    return {"profile": data, "scores": scores(profile, profile.last_seen)}
+    models = {k: v for k, v in profile.scores.items() if k != "churn_trained"}
+    return {"profile": data, "scores": {**scores(profile, profile.last_seen), **models,
+                                        "sentiment": profile.sentiment}}

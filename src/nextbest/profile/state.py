@@ -16,6 +16,11 @@ RECENT_EVENTS = 64
 RECENT_DECISIONS = 10
 CONVERSATION_MESSAGES = 20
 CONTACT_HISTORY = 10
+ORDER_TIMES = 32
+"""Order times kept for the churn model's frequency features (it reads the last 120 days)."""
+EMAIL_TIMES = 32
+ITEMS_BOUGHT = 50
+"""Distinct items remembered as bought, newest last (recommendation history and filter)."""
 
 
 @dataclass(slots=True)
@@ -83,11 +88,22 @@ class CustomerProfile:
     email_opens: int = 0
     email_clicks: int = 0
     messages_sent: int = 0
+    order_times: list[int] = field(default_factory=list)
+    email_send_times: list[int] = field(default_factory=list)
+    email_open_times: list[int] = field(default_factory=list)
+    email_click_times: list[int] = field(default_factory=list)
+    items_bought: list[str] = field(default_factory=list)
+    shown: dict[str, int] = field(default_factory=dict)
+    """Times each item was recommended to this customer (at most 3, then it is filtered)."""
 
     support_contacts: list[int] = field(default_factory=list)
     conversation: Conversation | None = None
     reviews: int = 0
     last_review_rating: int | None = None
+    sentiment: float | None = None
+    """Recent sentiment of the customer's own messages in [-1, 1] (decayed mean), if any."""
+    scores: dict[str, Any] = field(default_factory=dict)
+    """The models' latest scores for this customer (churn risk, value, sentiment...)."""
 
     cart: list[CartLine] = field(default_factory=list)
 

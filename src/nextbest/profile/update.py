@@ -8,6 +8,9 @@ from typing import Any
 from nextbest.profile.state import (
     CONTACT_HISTORY,
     CONVERSATION_MESSAGES,
+    EMAIL_TIMES,
+    ITEMS_BOUGHT,
+    ORDER_TIMES,
     RECENT_ORDERS,
     CartLine,
     Conversation,
@@ -46,6 +49,13 @@ def add_affinity(profile: CustomerProfile, category: str | None, weight: float, 
     profile.category_affinity[category] = profile.category_affinity.get(category, 0.0) + weight
 
 
+def remember_time(times: list[int], now: int, keep: int) -> None:
+    times.append(now)
+    if len(times) > 1 and times[-2] > now:  # late event: keep the list in time order
+        times.sort()
+    del times[:-keep]
+
+
 def _remember_identifiers(profile: CustomerProfile, ref: dict[str, Any] | None) -> None:
     if not ref:
         return
@@ -72,8 +82,10 @@ def _clickstream(profile: CustomerProfile, event: dict[str, Any], now: int) -> N
         profile.cart = [line for line in profile.cart if line.item_id != item_id]
     elif action == "email_open":
         profile.email_opens += 1
+        remember_time(profile.email_open_times, now, EMAIL_TIMES)
     elif action == "email_click":
         profile.email_clicks += 1
+        remember_time(profile.email_click_times, now, EMAIL_TIMES)
     context = event.get("context") or {}
     if context.get("timezone") and not profile.timezone:
         profile.timezone = context["timezone"]
@@ -99,6 +111,12 @@ def _purchase(profile: CustomerProfile, event: dict[str, Any], now: int) -> None
                          categories)
         )
         del profile.recent_orders[:-RECENT_ORDERS]
+        remember_time(profile.order_times, now, ORDER_TIMES)
+        for item in items:
+            if item in profile.items_bought:
+                profile.items_bought.remove(item)
+            profile.items_bought.append(item)
+        del profile.items_bought[:-ITEMS_BOUGHT]
         for line in lines:
             add_affinity(profile, line.get("category"), AFFINITY_WEIGHTS["order"], now)
         bought = set(items)

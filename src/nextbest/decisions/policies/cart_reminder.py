@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nextbest.decisions.policies.base import Trigger, message_channel, ttl_ms
+from nextbest.decisions.policies.base import Trigger, message_channel, recommended_items, ttl_ms
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import MINUTE_MS, EngineSettings
@@ -42,6 +42,9 @@ class CartReminderPolicy:
             for line in profile.cart
         ]
         value = sum(line.price or 0.0 for line in profile.cart)
+        in_cart = [line.item_id for line in profile.cart]
+        suggestions = recommended_items(profile, trigger, settings.recommendations_per_message,
+                                        context=in_cart, exclude=set(in_cart))
         return [
             Decision.create(
                 decision_type="cart_reminder",
@@ -50,7 +53,8 @@ class CartReminderPolicy:
                 trigger=newest.event_id,
                 action="send_message",
                 channel=channel,
-                payload={"template": "cart_reminder", "items": items, "cart_value": value},
+                payload={"template": "cart_reminder", "items": items, "cart_value": value,
+                         "recommendations": suggestions},
                 reasons=(
                     Reason(
                         "cart_abandoned",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from nextbest.decisions.policies.base import Trigger, customer_summary, ttl_ms
+from nextbest.decisions.policies.base import Trigger, customer_summary, numeric_scores, ttl_ms
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import EngineSettings
@@ -59,6 +59,26 @@ def escalation_reasons(
     return reasons
 
 
+def sentiment_reasons(
+    profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+) -> list[Reason]:
+    """A clearly negative message from a high-value customer goes to a person, not a bot."""
+    observation = trigger.observation
+    if observation is None or observation.sentiment is None:
+        return []
+    negative = observation.sentiment.negative
+    high_value = (profile.revenue >= settings.recovery_high_value
+                  or profile.scores.get("value_tier") == "top")
+    if negative < settings.escalation_negative_sentiment or not high_value:
+        return []
+    about = f" about {', '.join(observation.topics)}" if observation.topics else ""
+    return [Reason(
+        "negative_sentiment_high_value",
+        f"Negative message{about} (sentiment model: {negative:.0%} negative) from a "
+        f"high-value customer (lifetime {profile.revenue:.2f}).",
+    )]
+
+
 class EscalationPolicy:
     name = "escalation"
 
@@ -74,8 +94,10 @@ class EscalationPolicy:
         ):
             return []
         reasons = escalation_reasons(profile, event, settings)
+        reasons += sentiment_reasons(profile, trigger, settings)
         if not reasons:
             return []
+        observation = trigger.observation
         now = trigger.event_time
         conversation = profile.conversation
         context = {
@@ -88,6 +110,11 @@ class EscalationPolicy:
             "recent_orders": [asdict(o) for o in profile.recent_orders],
             "conversation": [asdict(m) for m in conversation.messages] if conversation else [],
             "previous_contacts": profile.support_contacts[:-1],
+            "sentiment": (
+                {"negative": round(observation.sentiment.negative, 3),
+                 "topics": list(observation.topics)}
+                if observation is not None and observation.sentiment is not None else None
+            ),
         }
         return [
             Decision.create(
@@ -102,7 +129,13 @@ class EscalationPolicy:
                 causing_event_time=now,
                 decided_at=now,
                 ttl_ms=ttl_ms(settings),
-                scores={"lifetime_value": round(profile.revenue, 2)},
+                scores={
+                    "lifetime_value": round(profile.revenue, 2),
+                    **({"negative_sentiment": round(observation.sentiment.negative, 4)}
+                       if observation is not None and observation.sentiment is not None
+                       else {}),
+                    **numeric_scores(profile, ("churn_risk", "expected_value")),
+                },
             )
         ]
 

@@ -7,7 +7,13 @@ not so generous that discounts become a habit.
 
 from __future__ import annotations
 
-from nextbest.decisions.policies.base import Trigger, customer_summary, message_channel, ttl_ms
+from nextbest.decisions.policies.base import (
+    Trigger,
+    customer_summary,
+    message_channel,
+    numeric_scores,
+    ttl_ms,
+)
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS, EngineSettings
@@ -16,13 +22,19 @@ from nextbest.settings import DAY_MS, EngineSettings
 def recovery_discount(profile: CustomerProfile, now: int, settings: EngineSettings) -> float:
     """Percent off the next order: base for a newcomer, up to the maximum for loyal, valuable ones.
 
+    Value is what the customer spent plus what the churn model expects them to spend over its
+    horizon (``expected_value``), so a new customer with a promising rhythm is not treated as a
+    stranger.
+
     >>> s = EngineSettings()
     >>> recovery_discount(CustomerProfile("c"), 0, s)
     10.0
     >>> recovery_discount(CustomerProfile("c", revenue=5_000.0, first_seen=0), 400 * 86_400_000, s)
     30.0
     """
-    value_share = min(1.0, profile.revenue / settings.recovery_high_value)
+    expected = profile.scores.get("expected_value")
+    future = float(expected) if isinstance(expected, int | float) else 0.0
+    value_share = min(1.0, (profile.revenue + future) / settings.recovery_high_value)
     tenure_share = min(1.0, max(0, now - profile.first_seen) / (365 * DAY_MS))
     span = settings.recovery_max_discount - settings.recovery_base_discount
     discount = settings.recovery_base_discount + span * (0.7 * value_share + 0.3 * tenure_share)
@@ -81,7 +93,8 @@ class ServiceRecoveryPolicy:
                 causing_event_time=now,
                 decided_at=now,
                 ttl_ms=ttl_ms(settings),
-                scores={"lifetime_value": round(profile.revenue, 2), "discount_percent": discount},
+                scores={"lifetime_value": round(profile.revenue, 2), "discount_percent": discount,
+                        **numeric_scores(profile, ("churn_risk", "expected_value"))},
             )
         ]
 

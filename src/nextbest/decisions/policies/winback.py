@@ -7,7 +7,14 @@ category they last bought).
 
 from __future__ import annotations
 
-from nextbest.decisions.policies.base import Trigger, customer_summary, message_channel, ttl_ms
+from nextbest.decisions.policies.base import (
+    Trigger,
+    customer_summary,
+    message_channel,
+    numeric_scores,
+    recommended_items,
+    ttl_ms,
+)
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS, EngineSettings
@@ -45,6 +52,15 @@ class WinbackPolicy:
         last_order = profile.recent_orders[-1] if profile.recent_orders else None
         if threshold is None or last_order is None or profile.last_order_at is None:
             return []
+        risk = profile.scores.get("churn_risk")
+        silence = trigger.event_time - profile.last_order_at
+        if profile.scores.get("churn_trained") and risk is not None \
+                and risk < settings.winback_min_risk:
+            # A trained churn model does not see a lapse yet: look again later, within patience.
+            if silence + threshold / 2 <= threshold * settings.winback_patience:
+                profile.due[DUE_KEY] = trigger.event_time + int(threshold / 2)
+            return []
+        tier = str(profile.scores.get("value_tier") or "middle")
         channel = message_channel(profile, ("email", "push", "sms"))
         if channel is None:
             return []
@@ -62,7 +78,11 @@ class WinbackPolicy:
                 channel=channel,
                 payload={
                     "template": "winback",
+                    "tier": tier,
                     "last_category": category,
+                    "recommendations": recommended_items(
+                        profile, trigger, settings.recommendations_per_message,
+                        context=last_order.items),
                     "last_order_id": last_order.order_id,
                     "customer": customer_summary(profile, now),
                 },
@@ -72,6 +92,7 @@ class WinbackPolicy:
                         f"No order for {silent_days:.0f} days; this customer usually orders "
                         f"every {usual_days:.0f} days.",
                     ),
+                    *risk_reasons(profile, settings),
                     Reason(
                         "relationship",
                         f"Last bought {category}." if category else "Has ordered before.",
@@ -85,6 +106,20 @@ class WinbackPolicy:
                     "days_silent": round(silent_days, 1),
                     "usual_gap_days": round(usual_days, 1),
                     "lifetime_value": round(profile.revenue, 2),
+                    **numeric_scores(profile, ("churn_risk", "expected_value")),
                 },
             )
         ]
+
+
+def risk_reasons(profile: CustomerProfile, settings: EngineSettings) -> list[Reason]:
+    """Why the models agree this customer is worth winning back (nothing without scores)."""
+    risk = profile.scores.get("churn_risk")
+    if risk is None:
+        return []
+    tier = profile.scores.get("value_tier") or "middle"
+    value = profile.scores.get("expected_value") or 0.0
+    return [
+        Reason("churn_risk", f"The churn model puts the risk of no order at {risk:.0%}."),
+        Reason("value_tier", f"Predicted value {value:.2f}: {tier} tier of customers."),
+    ]

@@ -1,0 +1,60 @@
+"""Time-decayed item popularity: the fallback when nothing else is known."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from nextbest.models.recommend.decay import ForwardDecay
+
+
+class Popularity:
+    """Decayed interaction counts per item, so the ranking follows recent popularity.
+
+    The ranking is re-sorted lazily, at most once per ``refresh_every`` learned events
+    (more often while there are few items); items new since then rank last.
+    """
+
+    def __init__(self, *, half_life_days: float | None = 90.0, refresh_every: int = 256) -> None:
+        self.counts: dict[str, float] = {}
+        self.refresh_every = max(1, refresh_every)
+        self._decay = ForwardDecay(half_life_days)
+        self._order: list[str] = []
+        self._stale = 0
+        self._max = 0.0
+
+    def learn(self, item_id: str, *, time_ms: int, weight: float = 1.0) -> None:
+        """Count one interaction with ``item_id`` at event time ``time_ms``."""
+        if self._decay.rescale_due(time_ms):
+            factor = self._decay.rescale(time_ms)
+            self.counts = {item: count * factor for item, count in self.counts.items()}
+            self._max *= factor
+        if item_id not in self.counts:
+            self._order.append(item_id)  # new items are rankable at once, at the tail
+        count = self.counts.get(item_id, 0.0) + weight * self._decay.boost(time_ms)
+        self.counts[item_id] = count
+        self._max = max(self._max, count)
+        self._stale += 1
+
+    def score(self, item_id: str) -> float:
+        """Popularity relative to the most popular item, in [0, 1]."""
+        return self.counts.get(item_id, 0.0) / self._max if self._max > 0 else 0.0
+
+    def ranked(self, where: Callable[[str], bool] | None = None) -> Iterator[str]:
+        """Items from most to least popular (optionally only those ``where`` accepts)."""
+        # re-sorting costs O(n log n): do it at most once per n / 8 (up to refresh_every) learns
+        if self._stale >= min(self.refresh_every, len(self.counts) // 8 + 1):
+            self._order = sorted(self.counts, key=lambda item: (-self.counts[item], item))
+            self._stale = 0
+        return iter(self._order) if where is None else filter(where, self._order)
+
+    def top(self, n: int, where: Callable[[str], bool] | None = None) -> list[str]:
+        """The ``n`` most popular items (optionally only those ``where`` accepts)."""
+        out: list[str] = []
+        for item in self.ranked(where):
+            if len(out) >= n:
+                break
+            out.append(item)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.counts)

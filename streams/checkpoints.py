@@ -1,0 +1,82 @@
+"""Model checkpoints in a compacted Kafka topic.
+
+A worker's models learn from every event; their state must survive the worker. A local file
+would not help the replacement of a crashed worker on another machine, so the worker writes its
+models' checkpoint (bytes from :meth:`nextbest.models.ModelSuite.checkpoint`) to a compacted
+topic with one partition, keyed by model suite, and a starting worker reads the newest one back
+before it processes anything.
+
+With several workers each learns from its own partitions and writes under the same key: the
+newest checkpoint wins, and a worker that takes over starts from it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+KEY = b"models"
+MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
+"""Topic ``max.message.bytes`` and the producer's and consumer's limits for one checkpoint."""
+TAIL = 32
+"""Records read back from the end of the topic (compaction is lazy; the newest one wins)."""
+
+
+async def load_checkpoint(settings: WorkerSettings) -> bytes | None:
+    """The newest checkpoint on the topic, or None when there is none yet."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_broker, group_id=None, enable_auto_commit=False,
+        fetch_max_bytes=MAX_CHECKPOINT_BYTES, max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(settings.checkpoint_topic, 0)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        if end <= start:
+            return None
+        consumer.seek(tp, max(start, end - TAIL))
+        newest: bytes | None = None
+        position = start
+        while position < end:
+            batch = await consumer.getmany(tp, timeout_ms=5_000)
+            records = batch.get(tp, [])
+            if not records:
+                break
+            for record in records:
+                if record.key == KEY and record.value is not None:
+                    newest = record.value
+                position = record.offset + 1
+        if newest is not None:
+            logger.info("model checkpoint loaded (%d bytes)", len(newest))
+        return newest
+    finally:
+        await consumer.stop()
+
+
+class CheckpointWriter:
+    """Sends checkpoints with a producer sized for them (Faust's is limited to 1 MB)."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def write(self, checkpoint: bytes) -> None:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_broker,
+                max_request_size=MAX_CHECKPOINT_BYTES, acks="all",
+            )
+            await self._producer.start()
+        await self._producer.send_and_wait(self.settings.checkpoint_topic, checkpoint, key=KEY)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
