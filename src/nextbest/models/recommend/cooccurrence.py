@@ -46,7 +46,7 @@ class CoOccurrence:
         half_life_days: float | None = 730.0,
         alpha: float = 0.5,
         beta: float = 0.3,
-        backward: float = 1.0,
+        backward: float = 0.5,
     ) -> None:
         self.window = window
         self.position_decay = position_decay

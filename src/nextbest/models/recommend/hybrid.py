@@ -66,6 +66,8 @@ class RecommendSettings:
     """Normalisation by the history item's popularity: ``c(a, b) / (n_a^alpha * n_b^beta)``."""
     beta: float = 0.3
     """Normalisation by the candidate's popularity (lower favours popular items)."""
+    backward: float = 0.5
+    """Weight of a pair read against time order (later item -> earlier), 1 = symmetric."""
     # co-occurrence: scoring
     recent: int = 20
     """Scores sum over the customer's last ``recent`` distinct items ..."""
@@ -89,7 +91,8 @@ class RecommendSettings:
     """Content weight at full collaborative strength ..."""
     weight_content_thin: float = 1.0
     """... and with a history of one item (interpolated in between)."""
-    weight_popularity: float = 0.1
+    weight_popularity: float = 0.05
+    """A small prior; with no history it is the whole ranking."""
     pool_cooccurrence: int = 200
     """Candidates taken from the co-occurrence scores (the strongest)."""
     pool_popular: int = 200
@@ -114,7 +117,7 @@ class Recommender:
         self.cooccurrence = CoOccurrence(
             window=s.window, position_decay=s.position_decay, max_neighbours=s.max_neighbours,
             max_items=s.max_items, half_life_days=s.cooccurrence_half_life_days,
-            alpha=s.alpha, beta=s.beta,
+            alpha=s.alpha, beta=s.beta, backward=s.backward,
         )
         self.factorization: ImplicitMF | None = None
         if s.weight_factorization > 0:
