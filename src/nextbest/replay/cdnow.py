@@ -5,17 +5,23 @@ first bought in Q1 1997; one line per customer, day and purchase). Same-day line
 one customer are one order, as ``lifetimes`` counts them with ``freq='D'``.
 
 Protocol: orders up to 1997-09-30 are replayed in time order through
-``ChurnModel``. At every order the customer's pending snapshots are resolved
+``ChurnModel``. At every order the customer's pending snapshots see the purchase
 (``purchase``) and a new snapshot is offered (``observe``); every ``sweep_days`` of
-event time the watermark advances (expired snapshots are learnt as lapsed) and every
-customer is offered a snapshot, so quiet customers are labelled too. The model
-learns P(no purchase within ``horizon_days``); with a 90-day horizon the snapshots
-of January to early July resolve before the cutoff, whereas the 273-day target
-window could not resolve a single label inside the 273-day calibration period.
-At the cutoff every customer is scored; the target is any purchase from
-1997-10-01 to 1998-06-30; the metric is the ROC AUC of the retention score.
+event time the watermark advances (snapshots whose horizon has passed are learnt)
+and every customer is offered a snapshot, so quiet customers are labelled too (the
+model keeps at most one pending snapshot per customer per ``horizon / per_customer``
+days, 15 by default, so a quiet customer is snapshotted every other 14-day sweep).
+At the cutoff every customer is scored; the target is any purchase from 1997-10-01
+to 1998-06-30 and the metric is the ROC AUC of the retention score (1 - risk).
 Anchors, fitted in the same run on the calibration period: BG/NBD and Pareto/NBD
 (expected purchases in the window) and recency alone (days since the last order).
+
+Why a 90-day training horizon for a 273-day target: a label needs its whole horizon
+to pass before the cutoff, and the calibration period is itself 273 days long, so a
+273-day horizon would resolve no label at all. With 90 days, snapshots from January
+to early July resolve, customers up to six months old are seen, and the horizon is a
+quarter, the span win-back decisions use. Risk over 90 days and purchase over 273
+days rank customers much the same; ``horizon_days`` is a parameter to try others.
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ def replay(
     sweep_days: int = 14,
     per_customer: int = 6,
     learning_rate: float = 0.005,
-    learn_on_purchase: bool = False,
+    window: int = 2_000,
     anchors: bool = True,
 ) -> ReplayResult:
     """Replay CDNOW's calibration period through ``ChurnModel``; AUC at the cutoff.
@@ -142,7 +148,7 @@ def replay(
         per_customer=per_customer,
         max_pending=per_customer * 30_000,
         learning_rate=learning_rate,
-        learn_on_purchase=learn_on_purchase,
+        window=window,
         seed=seed,
     )
     customers: dict[str, _Customer] = {}

@@ -182,9 +182,9 @@ def replay(seed: int = 7, *, events: int | None = None, evaluate: int = EVALUATE
         metric="HR@10",
         nextbest=hits["nextbest"] / n,
         anchors={name: hits[name] / n for name in ("popularity", "cooccurrence", "funkmf")},
-        events=len(evaluated),
+        events=len(users),  # every rating is replayed (learnt); a sample of them is evaluated
         extra={
-            "stream_events": len(users),
+            "evaluated_events": len(evaluated),
             "learn_us": round(learn_s / max(1, len(users)) * 1e6, 1),
             "recommend_us": round(recommend_s / n * 1e6, 1),
             "seed": seed,

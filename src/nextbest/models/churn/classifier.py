@@ -1,4 +1,4 @@
-"""Online lapse classifier (River logistic regression on standardised features).
+"""Online lapse classifier: logistic regression on standardised features.
 
 Before it has learnt enough it blends towards a rule-of-thumb prior, so it can
 score from the first event. Calibration is measured prequentially: every label
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from river import linear_model, optim
+from nextbest.models.churn.linear import OnlineGLM
 
 
 @dataclass(slots=True)
@@ -81,11 +81,9 @@ class LapseClassifier:
     """P(no purchase within the horizon | standardised features), learnt one label at a time."""
 
     def __init__(
-        self, *, learning_rate: float = 0.005, l2: float = 1e-5, warmup: int = 200
+        self, *, learning_rate: float = 0.005, window: int = 2_000, warmup: int = 200
     ) -> None:
-        self.model = linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate), l2=l2, intercept_lr=learning_rate
-        )
+        self.model = OnlineGLM("logit", learning_rate=learning_rate, window=window)
         self.warmup = warmup
         self.learnt = 0
         self.calibration = Calibration()
@@ -94,7 +92,7 @@ class LapseClassifier:
         """The lapse probability, blended with ``prior`` while few labels are learnt."""
         if self.learnt == 0:
             return prior
-        p = float(self.model.predict_proba_one(z).get(True, 0.0))
+        p = self.model.predict(z)
         w = self.learnt / (self.learnt + self.warmup)
         return w * p + (1.0 - w) * prior
 
@@ -102,5 +100,5 @@ class LapseClassifier:
         """Learn one label; ``predicted`` (the score given at snapshot time) feeds calibration."""
         if predicted is not None:
             self.calibration.update(predicted, lapsed)
-        self.model.learn_one(z, lapsed)
+        self.model.learn(z, 1.0 if lapsed else 0.0)
         self.learnt += 1

@@ -115,12 +115,16 @@ def baseline(inputs: ChurnInputs, now_ms: int, prior_gap_days: float) -> Baselin
     )
 
 
-def extract(inputs: ChurnInputs, now_ms: int, prior_gap_days: float) -> dict[str, float]:
+def extract(
+    inputs: ChurnInputs, now_ms: int, prior_gap_days: float, base: Baseline | None = None
+) -> dict[str, float]:
     """The feature dict (keys ``FEATURES``) for ``inputs`` at ``now_ms``.
 
-    ``prior_gap_days`` is the population's usual gap, used for customers with few gaps.
+    ``prior_gap_days`` is the population's usual gap, used for customers with few gaps;
+    ``base`` is ``baseline(inputs, now_ms, prior_gap_days)`` if the caller has it.
     """
-    base = baseline(inputs, now_ms, prior_gap_days)
+    if base is None:
+        base = baseline(inputs, now_ms, prior_gap_days)
     since, tenure, gap = base.days_since_last, base.tenure_days, base.usual_gap_days
     overdue = max(-4.0, min(4.0, math.log((since + 1.0) / (gap + 1.0))))
 
@@ -138,7 +142,12 @@ def extract(inputs: ChurnInputs, now_ms: int, prior_gap_days: float) -> dict[str
     clicks_prior = _count(inputs.email_clicks, now_ms - 2 * email_window, now_ms - email_window)
 
     def rate(hits: int, sends: int) -> float:
-        return hits / sends if sends > 0 else 0.0
+        return min(1.0, hits / sends) if sends > 0 else 0.0
+
+    if sends_recent and sends_prior:  # open rates per email sent, when the sends are known
+        open_trend = rate(opens_recent, sends_recent) - rate(opens_prior, sends_prior)
+    else:  # opens of emails sent elsewhere: the change in how many
+        open_trend = _trend(opens_recent, opens_prior)
 
     support_window = SUPPORT_WINDOW_DAYS * DAY_MS
     support_recent = _count(inputs.support_contacts, now_ms - support_window, now_ms)
@@ -162,7 +171,7 @@ def extract(inputs: ChurnInputs, now_ms: int, prior_gap_days: float) -> dict[str
         "frequency_drop": 1.0 if prior > 0 and recent <= 0.6 * prior else 0.0,
         "log_order_value": math.log1p(max(0.0, base.order_value or 0.0)),
         "email_open_rate": rate(opens_recent, sends_recent),
-        "email_open_trend": rate(opens_recent, sends_recent) - rate(opens_prior, sends_prior),
+        "email_open_trend": open_trend,
         "email_click_trend": _trend(clicks_recent, clicks_prior),
         "support_recent": math.log1p(support_recent),
         "support_spike": max(0.0, support_recent - expected_support),

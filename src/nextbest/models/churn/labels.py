@@ -6,8 +6,9 @@ A snapshot taken at time ``t`` is *retained* as soon as the customer buys in
 ends so the purchases (and revenue) inside it can be counted for the value
 model. Memory is bounded: at most ``per_customer`` pending snapshots per
 customer, spaced at least ``horizon / per_customer`` apart, and at most
-``max_pending`` overall; a snapshot over either bound is not taken (never
-evicted, which would bias the labels towards the quick "retained" outcome).
+``max_pending`` overall; a snapshot over either bound is not taken. Nothing is
+evicted: evicting the oldest would keep a customer who is snapshotted often from
+ever holding one long enough to lapse, biasing the labels towards "retained".
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Snapshot:
 class Outcome:
     """A snapshot whose label became known.
 
-    ``final`` is False for a retained label learnt at the purchase (the snapshot stays
-    pending for counting) and True when the horizon has passed.
+    ``final`` is False for a retained label known at the purchase (the snapshot stays
+    pending so later purchases are counted) and True once the horizon has passed.
     """
 
     customer_id: str
