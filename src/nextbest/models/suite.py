@@ -98,6 +98,7 @@ class ModelSuite:
         customer = profile.customer_id
         with self.cost["churn"].measure():
             self.churn.purchase(customer, now, float(event["total"]))
+        self._record_churn_labels()
         lines = event.get("lines") or []
         with self.cost["recommender"].measure():
             ordered = {line["item_id"] for line in lines}
@@ -175,6 +176,7 @@ class ModelSuite:
             if now - self._advanced_at >= ADVANCE_EVERY_MS and self.watermark > self._advanced_at:
                 self._advanced_at = self.watermark
                 self.churn.advance(self.watermark)
+                self._record_churn_labels()
             inputs = churn_inputs(profile)
             if self.churn.wants_snapshot(profile.customer_id, now):
                 score = self.churn.observe(profile.customer_id, inputs, now)
@@ -205,6 +207,13 @@ class ModelSuite:
         if low is not None and expected_value <= low:
             return "low"
         return "middle"
+
+    def _record_churn_labels(self) -> None:
+        # Each resolved label was scored when its snapshot was taken, before it was learnt.
+        quality = self.quality["churn"]
+        while self.churn.resolved:
+            risk, lapsed = self.churn.resolved.popleft()
+            quality.record((risk >= 0.5) == lapsed)
 
     def rescore(self, profile: CustomerProfile, now: int) -> ChurnScore | None:
         """Churn risk and value at ``now`` without an event (timers, sweeps)."""

@@ -99,3 +99,19 @@ def test_checkpoint_restores_the_same_models() -> None:
     assert restored.sentiment.score(NEGATIVE) == engine.models.sentiment.score(NEGATIVE)
     with pytest.raises(ValueError, match="not a nextbest model checkpoint"):
         ModelSuite.restore(b"garbage")
+
+
+def test_churn_labels_resolve_with_event_time_and_are_scored_before_learning() -> None:
+    engine = Engine()
+    profiles: dict[str, CustomerProfile | None] = {}
+    for day in range(0, 200, 5):  # half the customers keep buying, half stop after day 30
+        for i in range(20):
+            cid = f"nb-{i}"
+            if i % 2 and day > 30:
+                continue
+            profiles[cid] = engine.step(profiles.get(cid), cid, "purchase",
+                                        order(day * DAY + i, f"o{i}-{day}", customer=who(i))
+                                        ).profile
+    churn = engine.models.quality["churn"]
+    assert churn.seen > 0  # 90-day horizons passed: labels were learnt, each checked first
+    assert engine.models.churn.classifier.learnt == churn.seen

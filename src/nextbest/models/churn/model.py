@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 from array import array
+from collections import deque
 from dataclasses import dataclass
 
 from nextbest.models.churn.classifier import LapseClassifier
@@ -37,6 +38,7 @@ from nextbest.models.churn.labels import DelayedLabels, Outcome, Snapshot
 from nextbest.models.churn.value import Forecast, ValueModel
 
 DEFAULT_GAP_DAYS = 30.0
+RESOLVED_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,9 @@ class ChurnModel:
             horizon_days, learning_rate=learning_rate, window=window, warmup=warmup
         )
         self._rng = random.Random(seed)
+        self.resolved: deque[tuple[float, bool]] = deque(maxlen=RESOLVED_KEPT)
+        """(risk predicted at the snapshot, lapsed) of the labels learnt lately, oldest first:
+        the prequential record, drained by whoever reports quality."""
         self._gap_sum = 0.0
         self._gap_n = 0
 
@@ -172,6 +177,7 @@ class ChurnModel:
             self.standardiser.learn(x)
             z = self.standardiser.transform(x)
             self.classifier.learn(z, outcome.lapsed, snap.risk if snap.warm else None)
+            self.resolved.append((snap.risk, outcome.lapsed))
             expected = snap.expected if snap.warm else None
             self.value.learn(z, snap.purchases, snap.early_purchases, expected)
 
