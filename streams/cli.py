@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--no-worker", action="store_true",
                        help="drive an already running worker instead of starting one")
+    bench.add_argument("--engine", action="store_true",
+                       help="no Kafka: the engine core's cost per event, with models and without")
+    bench.add_argument("--events", type=int, default=20_000, help="events for --engine")
 
     replay = commands.add_parser(
         "replay", help="replay a real dataset through the models, next to anchor methods"
@@ -82,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         from streams.demo import run_demo
 
         return run_demo(args)
+    if args.command == "bench" and args.engine:
+        import orjson
+
+        from streams.engine_bench import engine_bench
+
+        figures = engine_bench(args.events, args.seed)
+        print(orjson.dumps(figures, option=orjson.OPT_INDENT_2 * (not args.json)).decode())
+        return 0
     if args.command == "bench":
         from streams.bench import run_bench
 
