@@ -8,6 +8,7 @@ import contextlib
 import shutil
 import signal
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,20 @@ async def _traffic(
             await watcher.stop()
 
 
+def _models_line(url: str) -> str:
+    """What the worker's models learnt so far, in one line (empty if the worker is busy)."""
+    try:
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+            stats = orjson.loads(response.read())
+    except OSError:
+        return "-"
+    learnt = stats["learnt"]
+    quality = {k: f"{v:.2f}" for k, v in stats["quality"].items() if v is not None}
+    return (f"{stats['events']} events learnt ({learnt['recommender']} item interactions, "
+            f"{learnt['sentiment']} reviews, {learnt['churn_labels']} churn labels); "
+            f"prequential quality {quality or '-'}")
+
+
 def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
                    worker: WorkerProcess) -> None:
     stats, seen = publisher.stats, watcher.observed
@@ -110,3 +125,4 @@ def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
         print(f"    look: curl {worker.url}/customers/{example['customer_id']}")
         payload = orjson.loads(example["payload"])
         print(f"    payload: {orjson.dumps(payload).decode()[:160]}")
+    print(f"    models: {_models_line(worker.url)} (curl {worker.url}/models)")
