@@ -29,10 +29,12 @@ SENTIMENT_MEMORY = 0.5
 """Weight of the newest message in a customer's running sentiment."""
 ADVANCE_EVERY_MS = 3_600_000
 """Event time between two sweeps of the churn model's pending labels."""
-RECOMMENDER_CHECK_EVERY = 5
+RECOMMENDER_CHECK_EVERY = 25
 """Every this many purchased lines, check the recommender's top 10 before it learns the line."""
 TIER_MIN_CUSTOMERS = 50
 """Value snapshots needed before tiers are assigned."""
+CHURN_CLICKS = frozenset({"email_open", "email_click"})
+"""Clickstream actions that change churn features; other clicks do not rescore churn."""
 CART_WEIGHT = 0.5
 """An add-to-cart teaches the recommender half as much as a purchase."""
 
@@ -91,8 +93,20 @@ class ModelSuite:
             sentiment, topics, spikes = self._learn_review(event, now)
         elif family == "support" and event.get("author") == "customer" and event.get("text"):
             sentiment, topics, spikes = self._read_message(profile, event["text"], now)
-        churn = self._score_churn(profile, now)
+        self._advance_labels(now)
+        churn = None
+        if family != "clickstream" or event["action"] in CHURN_CLICKS:
+            churn = self._score_churn(profile, now)
         return Observation(churn, sentiment, topics, spikes)
+
+    def _advance_labels(self, now: int) -> None:
+        # Pending churn snapshots whose horizon passed are learnt as lapsed, once per hour of
+        # event time (sorting them out on every event would cost more than it tells).
+        if now - self._advanced_at >= ADVANCE_EVERY_MS and self.watermark > self._advanced_at:
+            self._advanced_at = self.watermark
+            with self.cost["churn"].measure():
+                self.churn.advance(self.watermark)
+            self._record_churn_labels()
 
     def _learn_order(self, profile: CustomerProfile, event: dict[str, Any], now: int) -> None:
         customer = profile.customer_id
@@ -173,10 +187,6 @@ class ModelSuite:
         if profile.orders == 0:
             return None
         with self.cost["churn"].measure():
-            if now - self._advanced_at >= ADVANCE_EVERY_MS and self.watermark > self._advanced_at:
-                self._advanced_at = self.watermark
-                self.churn.advance(self.watermark)
-                self._record_churn_labels()
             inputs = churn_inputs(profile)
             if self.churn.wants_snapshot(profile.customer_id, now):
                 score = self.churn.observe(profile.customer_id, inputs, now)
@@ -218,6 +228,7 @@ class ModelSuite:
     def rescore(self, profile: CustomerProfile, now: int) -> ChurnScore | None:
         """Churn risk and value at ``now`` without an event (timers, sweeps)."""
         self.watermark = max(self.watermark, now)
+        self._advance_labels(now)
         return self._score_churn(profile, now)
 
     # --- answers --------------------------------------------------------------------------
