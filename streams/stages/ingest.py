@@ -96,13 +96,20 @@ def register(pipeline: Pipeline) -> None:
                 await deadletter(pipeline, message, family="catalog", reason=exc.reason,
                                  detail=str(exc), stage="ingest")
                 continue
+            try:
+                item = decoded.event
+                current = catalog_table.get(item["item_id"])
+                merged = orjson.loads(current) if current else {}
+                merged.update({k: v for k, v in item.items() if v is not None and v != []})
+                catalog_table[item["item_id"]] = orjson.dumps(merged)
+                pipeline.engine.models.update_catalog(merged)
+            except Exception as exc:  # never let one item stop the catalog stream
+                logger.exception("catalog update failed on %s[%s]@%s", message.topic,
+                                 message.partition, message.offset)
+                await deadletter(pipeline, message, family="catalog", reason="internal_error",
+                                 detail=repr(exc), stage="ingest")
+                continue
             pipeline.metrics.events_in.labels("catalog").inc()
-            item = decoded.event
-            current = catalog_table.get(item["item_id"])
-            merged = orjson.loads(current) if current else {}
-            merged.update({k: v for k, v in item.items() if v is not None and v != []})
-            catalog_table[item["item_id"]] = orjson.dumps(merged)
-            pipeline.engine.models.update_catalog(merged)
 
 
 _EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity")

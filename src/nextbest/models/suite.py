@@ -20,8 +20,13 @@ from river import stats
 from nextbest.models.churn import ChurnInputs, ChurnModel, ChurnScore
 from nextbest.models.lifecycle import Cost, Prequential
 from nextbest.models.recommend import Recommendation, Recommender
-from nextbest.models.sentiment import SentimentModel, SentimentScore, SentimentSpike, TopicSpikes
-from nextbest.models.sentiment import tag_topics as tag_topics
+from nextbest.models.sentiment import (
+    SentimentModel,
+    SentimentScore,
+    SentimentSpike,
+    TopicSpikes,
+    tag_topics,
+)
 from nextbest.profile.state import CustomerProfile
 
 CHECKPOINT_MAGIC = b"NBMS1"
@@ -196,7 +201,6 @@ class ModelSuite:
             else:
                 score = self.churn.score(inputs, now)
         profile.scores.update(churn_scores(score))
-        profile.scores["churn_trained"] = self.churn_trained
         profile.scores["value_tier"] = self.value_tier(score.expected_value)
         return score
 

@@ -40,6 +40,5 @@ def snapshot(profile: CustomerProfile) -> dict[str, Any]:
     data = profile.to_dict()
     for internal in ("sent", "recent_event_ids", "due", "affinity_at"):
         data.pop(internal, None)
-    models = {k: v for k, v in profile.scores.items() if k != "churn_trained"}
-    return {"profile": data, "scores": {**scores(profile, profile.last_seen), **models,
+    return {"profile": data, "scores": {**scores(profile, profile.last_seen), **profile.scores,
                                         "sentiment": profile.sentiment}}

@@ -54,8 +54,8 @@ class WinbackPolicy:
             return []
         risk = profile.scores.get("churn_risk")
         silence = trigger.event_time - profile.last_order_at
-        if profile.scores.get("churn_trained") and risk is not None \
-                and risk < settings.winback_min_risk:
+        trained = trigger.models is not None and trigger.models.churn_trained
+        if trained and risk is not None and risk < settings.winback_min_risk:
             # A trained churn model does not see a lapse yet: look again later, within patience.
             if silence + threshold / 2 <= threshold * settings.winback_patience:
                 profile.due[DUE_KEY] = trigger.event_time + int(threshold / 2)
