@@ -10,6 +10,8 @@ True
 """
 
 from nextbest.models.sentiment.blend import LexiconBlend
+from nextbest.models.sentiment.digest import SentimentDigest
+from nextbest.models.sentiment.digest import render as render_digest
 from nextbest.models.sentiment.lexicon import lexicon_available, lexicon_score
 from nextbest.models.sentiment.model import SentimentModel, SentimentScore
 from nextbest.models.sentiment.spikes import SentimentSpike, TopicSpikes
@@ -21,6 +23,7 @@ __all__ = [
     "TOPIC_VOCABULARY",
     "HashedLogisticRegression",
     "LexiconBlend",
+    "SentimentDigest",
     "SentimentModel",
     "SentimentScore",
     "SentimentSpike",
@@ -28,6 +31,7 @@ __all__ = [
     "hashed_features",
     "lexicon_available",
     "lexicon_score",
+    "render_digest",
     "stem",
     "tag_topics",
     "tokens",
