@@ -42,6 +42,7 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     s.returns += a.returns
     s.defective_returns += a.defective_returns
     s.refunded += a.refunded
+    s.discounted_orders += a.discounted_orders
     for category, weight in a.category_affinity.items():
         s.category_affinity[category] = s.category_affinity.get(category, 0.0) + weight
     s.affinity_at = max(s.affinity_at, a.affinity_at)

@@ -81,6 +81,7 @@ class CustomerProfile:
     returns: int = 0
     defective_returns: int = 0
     refunded: float = 0.0
+    discounted_orders: int = 0
 
     category_affinity: dict[str, float] = field(default_factory=dict)
     affinity_at: int = 0

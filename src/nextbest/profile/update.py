@@ -101,6 +101,7 @@ def _purchase(profile: CustomerProfile, event: dict[str, Any], now: int) -> None
             profile.gap_mean_ms += (gap - profile.gap_mean_ms) / profile.gap_count
         profile.orders += 1
         profile.revenue += float(event["total"])
+        profile.discounted_orders += bool(event.get("discount_codes"))
         if profile.first_order_at is None:
             profile.first_order_at = now
         profile.last_order_at = max(profile.last_order_at or now, now)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from nextbest.models.churn import ChurnInputs, ChurnModel
+from nextbest.models.offers import DEFAULT_OFFERS, NextBestOffer, offer_context
 from nextbest.models.recommend import Recommender
 from nextbest.models.sentiment import SentimentModel, TopicSpikes
 from nextbest.models.suite import ModelSuite
@@ -85,6 +86,27 @@ def _predict_suite(suite: ModelSuite) -> Any:
     return (churn and round(churn.risk, 9), recs, suite.sentiment.score("late and broken"))
 
 
+def _offer_context(i: int) -> dict[str, float]:
+    rng = random.Random(i)
+    profile = CustomerProfile(f"nb-{i % 100}", orders=1 + i % 9, revenue=rng.uniform(20, 900),
+                              discounted_orders=i % 4, last_order_at=0, gap_count=i % 9,
+                              gap_mean_ms=(5 + i % 30) * DAY, scores={"churn_risk": rng.random()})
+    return offer_context(profile, (i % 60) * DAY)
+
+
+def _learn_offers(model: NextBestOffer, i: int) -> None:
+    context = _offer_context(i)
+    offer = DEFAULT_OFFERS[i % len(DEFAULT_OFFERS)]
+    converted = (offer.kind == "discount") == (context["discount_share"] > 0.4)
+    model.learn(context, offer.offer_id, float(converted))
+
+
+def _predict_offers(model: NextBestOffer) -> Any:
+    profile = CustomerProfile("nb-x", orders=3, revenue=90.0, discounted_orders=2,
+                              last_order_at=0, gap_count=2, gap_mean_ms=10 * DAY)
+    return model.pick(profile, 20 * DAY, value_cap=20.0, budget_left=50.0)
+
+
 CASES: dict[str, Case] = {
     "recommender": Case(
         make=lambda: Recommender(),
@@ -112,6 +134,12 @@ CASES: dict[str, Case] = {
                                      i * 60_000),
         predict=lambda m: (m.baseline_rate("shipping"), m.baseline_rate("pricing")),
         inputs=lambda i: ("shipping",),
+    ),
+    "offers": Case(
+        make=lambda: NextBestOffer(seed=1),
+        learn=_learn_offers,
+        predict=_predict_offers,
+        inputs=_offer_context,
     ),
     "suite": Case(
         make=lambda: ModelSuite(),
