@@ -67,6 +67,18 @@ class EngineSettings(BaseSettings):
     escalation_negative_sentiment: float = 0.85
     """A message this negative (model probability) from a high-value customer goes to a human."""
 
+    bypass_negative_sentiment: float = 0.6
+    """A high-value customer's repeat contact this negative skips the bot and goes to a human."""
+
+    support_repeat_window_days: float = 7.0
+    """A support contact this soon after the previous one is a repeat contact."""
+
+    support_auto_answer_confidence: float = 0.6
+    """Intent confidence a support message needs to be answered automatically (tier 1)."""
+
+    support_negative_sentiment: float = 0.6
+    """A support message this negative is drafted for an agent, never answered automatically."""
+
     recovery_base_discount: float = 10.0
     """Service recovery discount (percent) for a first-time, low-value customer."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from nextbest.decisions.policies.base import Trigger, customer_summary, numeric_scores, ttl_ms
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
-from nextbest.settings import EngineSettings
+from nextbest.settings import DAY_MS, EngineSettings
 
 
 def legal_words_in(text: str, words: tuple[str, ...]) -> list[str]:
@@ -24,6 +24,21 @@ def legal_words_in(text: str, words: tuple[str, ...]) -> list[str]:
     """
     lowered = f" {text.lower()} "
     return [w.strip() for w in words if w in lowered]
+
+
+def opened_at(profile: CustomerProfile, now: int) -> int:
+    """When the current conversation opened (``now`` if there is none)."""
+    return profile.conversation.opened_at if profile.conversation else now
+
+
+def previous_contact(profile: CustomerProfile, now: int, window_ms: int) -> int | None:
+    """The latest support contact within ``window_ms`` before the current conversation opened.
+
+    The contact list includes the current conversation's own start, so only earlier ones count.
+    """
+    opened = opened_at(profile, now)
+    earlier = [t for t in profile.support_contacts if t < opened and opened - t <= window_ms]
+    return max(earlier) if earlier else None
 
 
 def escalation_reasons(
@@ -43,13 +58,9 @@ def escalation_reasons(
             )
         )
     now = int(event["event_time"])
-    window = settings.repeat_contact_ms
-    # The contact list includes this conversation's own start; look for an earlier one.
-    conversation = profile.conversation
-    opened = conversation.opened_at if conversation else now
-    earlier = [t for t in profile.support_contacts if t < opened and opened - t <= window]
-    if earlier:
-        days = (opened - max(earlier)) / 86_400_000
+    earlier = previous_contact(profile, now, settings.repeat_contact_ms)
+    if earlier is not None:
+        days = (opened_at(profile, now) - earlier) / DAY_MS
         reasons.append(
             Reason(
                 "repeat_contact",
@@ -62,21 +73,61 @@ def escalation_reasons(
 def sentiment_reasons(
     profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
 ) -> list[Reason]:
-    """A clearly negative message from a high-value customer goes to a person, not a bot."""
+    """A negative message from a high-value customer goes to a person, not a bot.
+
+    Clearly negative (``escalation_negative_sentiment``) always; merely negative
+    (``bypass_negative_sentiment``) when it is a repeat contact within
+    ``support_repeat_window_days`` - John writing again about his late headphones.
+    """
     observation = trigger.observation
     if observation is None or observation.sentiment is None:
         return []
     negative = observation.sentiment.negative
     high_value = (profile.revenue >= settings.recovery_high_value
                   or profile.scores.get("value_tier") == "top")
-    if negative < settings.escalation_negative_sentiment or not high_value:
+    if not high_value:
         return []
+    reasons: list[Reason] = []
     about = f" about {', '.join(observation.topics)}" if observation.topics else ""
-    return [Reason(
-        "negative_sentiment_high_value",
-        f"Negative message{about} (sentiment model: {negative:.0%} negative) from a "
-        f"high-value customer (lifetime {profile.revenue:.2f}).",
-    )]
+    if negative >= settings.escalation_negative_sentiment:
+        reasons.append(Reason(
+            "negative_sentiment_high_value",
+            f"Negative message{about} (sentiment model: {negative:.0%} negative) from a "
+            f"high-value customer (lifetime {profile.revenue:.2f}).",
+        ))
+    window = int(settings.support_repeat_window_days * DAY_MS)
+    earlier = previous_contact(profile, trigger.event_time, window)
+    if negative >= settings.bypass_negative_sentiment and earlier is not None:
+        days = (opened_at(profile, trigger.event_time) - earlier) / DAY_MS
+        reasons.append(Reason(
+            "bypass_bot",
+            f"High-value customer (lifetime {profile.revenue:.2f}) writing again {days:.1f} days "
+            f"after the last contact, negative{about} ({negative:.0%}): straight to an agent.",
+        ))
+    return reasons
+
+
+def customer_message(trigger: Trigger) -> dict[str, Any] | None:
+    """The event if it is an inbound customer support message (opened or message), else None."""
+    event = trigger.event
+    if (
+        trigger.family != "support"
+        or event is None
+        or event["author"] != "customer"
+        or event["kind"] not in ("opened", "message")
+    ):
+        return None
+    return event
+
+
+def handoff_reasons(
+    profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
+) -> list[Reason]:
+    """Why an inbound customer message goes to a person (tier 3); empty if it need not."""
+    if trigger.event is None:
+        return []
+    return (escalation_reasons(profile, trigger.event, settings)
+            + sentiment_reasons(profile, trigger, settings))
 
 
 class EscalationPolicy:
@@ -85,16 +136,10 @@ class EscalationPolicy:
     def react(
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:
-        event = trigger.event
-        if (
-            trigger.family != "support"
-            or event is None
-            or event["author"] != "customer"
-            or event["kind"] not in ("opened", "message")
-        ):
+        event = customer_message(trigger)
+        if event is None:
             return []
-        reasons = escalation_reasons(profile, event, settings)
-        reasons += sentiment_reasons(profile, trigger, settings)
+        reasons = handoff_reasons(profile, trigger, settings)
         if not reasons:
             return []
         observation = trigger.observation
