@@ -8,7 +8,8 @@ No Kafka here. The streaming layer, replay, benchmarks and tests all drive the s
   a decision.
 
 >>> engine = Engine()
->>> ret = {"event_id": "e1", "event_time": 1_000, "customer": {"email": "lisa@example.com"},
+>>> NOON = 1_700_049_600_000  # 12:00 UTC: outside quiet hours
+>>> ret = {"event_id": "e1", "event_time": NOON, "customer": {"email": "lisa@example.com"},
 ...        "kind": "return", "order_id": "o1", "total": 59.0, "currency": "EUR",
 ...        "channel": "pos", "discount_codes": [], "decision_id": None,
 ...        "return_reason": "defective",
@@ -23,27 +24,63 @@ No Kafka here. The streaming layer, replay, benchmarks and tests all drive the s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from nextbest.decisions.policies import Policy, Trigger, default_policies
 from nextbest.decisions.record import Decision
+from nextbest.experiments.attribution import Outcome, close_due, credit, expose
+from nextbest.guardrails import (
+    CONTROL,
+    DEFERRED,
+    SENT,
+    SUPPRESSED,
+    Guardrails,
+    Verdict,
+    is_marketing,
+    offer_cost,
+)
+from nextbest.guardrails.purpose import CAP_EXEMPT, CUSTOMER_CHANNELS
 from nextbest.models.suite import ModelSuite
 from nextbest.profile.merge import merge_profiles
-from nextbest.profile.state import EMAIL_TIMES, RECENT_DECISIONS, RECENT_EVENTS, CustomerProfile
+from nextbest.profile.state import (
+    EMAIL_TIMES,
+    MESSAGE_CONTACTS,
+    RECENT_DECISIONS,
+    RECENT_EVENTS,
+    CustomerProfile,
+)
 from nextbest.profile.update import apply_event, remember_time
 from nextbest.settings import DAY_MS, EngineSettings
 
 SENT_RETENTION_MS = 365 * DAY_MS
 SHOWN_ITEMS = 200
 """Items whose recommendation count a profile keeps (oldest forgotten first)."""
+HELD_KEY = "held"
+COMPLAINT_RATING = 2
+"""A review with at most this many stars counts as a complaint."""
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A decision as the decision log records it: sent, control, suppressed or deferred."""
+
+    decision: Decision
+    status: str
+    rule: str | None = None
+    text: str | None = None
 
 
 @dataclass(slots=True)
 class StepResult:
     profile: CustomerProfile
     decisions: list[Decision] = field(default_factory=list)
+    """Decisions to send."""
     duplicate: bool = False
+    logged: list[Logged] = field(default_factory=list)
+    """Every verdict on a candidate decision, sent ones included (the decision log)."""
+    outcomes: list[Outcome] = field(default_factory=list)
+    """Exposures whose attribution window closed."""
 
     @property
     def wake_at(self) -> int | None:
@@ -66,6 +103,9 @@ class Engine:
             value_top_share=self.settings.value_top_share,
             value_low_share=self.settings.value_low_share,
         )
+        self.guardrails = Guardrails(self.settings, in_stock=self.models.in_stock,
+                                     budget=self.models.budget)
+        self._by_type: dict[str, Policy] = {}
 
     def step(
         self,
@@ -81,21 +121,35 @@ class Engine:
         profile.recent_event_ids.append(event_id)
         del profile.recent_event_ids[:-RECENT_EVENTS]
         apply_event(profile, family, event)
+        credit(profile, family, event)
         observation = self.models.observe(profile, family, event)
-        trigger = Trigger(event_id, int(event["event_time"]), family, event, self.models,
-                          observation)
+        now = int(event["event_time"])
+        if self._is_complaint(family, event, observation):
+            profile.last_complaint_at = now
+        trigger = Trigger(event_id, now, family, event, self.models, observation)
         candidates = [d for p in self.policies for d in p.react(profile, trigger, self.settings)]
-        return StepResult(profile, self._admit(profile, candidates))
+        result = StepResult(profile)
+        self._admit(result, candidates, now)
+        return result
 
     def wake(self, profile: CustomerProfile, now: int, *, reason: str = "clock") -> StepResult:
-        """Let time-driven policies act at event time ``now``."""
+        """Let time-driven policies act at event time ``now``; release held decisions, close
+        attribution windows."""
+        result = StepResult(profile)
         due = min(profile.due.values()) if profile.due else None
         if due is None or now < due:
-            return StepResult(profile)
+            return result
         self.models.rescore(profile, now)
         trigger = Trigger(f"{reason}:{now}", now, models=self.models)
         candidates = [d for p in self.policies for d in p.wake(profile, trigger, self.settings)]
-        return StepResult(profile, self._admit(profile, candidates))
+        candidates += self._release_held(result, now)
+        self._admit(result, candidates, now)
+        self._close(result, close_due(profile, now))
+        return result
+
+    def forget(self, customer_id: str) -> None:
+        """Erase what the models hold about one customer (the profile is the caller's)."""
+        self.models.forget(customer_id)
 
     def merge(self, survivor: CustomerProfile, absorbed: CustomerProfile) -> CustomerProfile:
         """Fold a duplicate profile into the surviving one when two identities turn out one."""
@@ -106,25 +160,99 @@ class Engine:
                          self.settings)
         return merged
 
-    def _admit(self, profile: CustomerProfile, candidates: list[Decision]) -> list[Decision]:
-        admitted = []
+    def _is_complaint(self, family: str, event: dict[str, Any], observation: Any) -> bool:
+        if family == "review":
+            return int(event["rating"]) <= COMPLAINT_RATING
+        if family == "support" and event.get("author") == "customer":
+            score = observation.sentiment if observation is not None else None
+            limit = self.settings.complaint_negative_sentiment
+            return score is not None and score.negative >= limit
+        return False
+
+    def _admit(self, result: StepResult, candidates: list[Decision], now: int) -> None:
+        profile = result.profile
+        held = {h["record"]["decision_id"] for h in profile.held}
         for decision in candidates:
-            if decision.decision_id in profile.sent:
+            if decision.decision_id in profile.sent or decision.decision_id in held:
                 continue
-            profile.sent[decision.decision_id] = decision.decided_at
-            profile.recent_decisions.append(_summary(decision))
-            if decision.channel == "email":
-                remember_time(profile.email_send_times, decision.decided_at, EMAIL_TIMES)
-            for item in decision.payload.get("recommendations") or ():
-                profile.shown[item["item_id"]] = profile.shown.get(item["item_id"], 0) + 1
-            for stale in list(profile.shown)[:-SHOWN_ITEMS]:
-                del profile.shown[stale]
-            admitted.append(decision)
-        if admitted:
+            verdict = self.guardrails.review(profile, decision, now)
+            self._record(result, verdict, now)
+        if result.decisions:
             del profile.recent_decisions[:-RECENT_DECISIONS]
-            horizon = admitted[-1].decided_at - SENT_RETENTION_MS
+            horizon = now - SENT_RETENTION_MS
             profile.sent = {k: t for k, t in profile.sent.items() if t >= horizon}
-        return admitted
+
+    def _record(self, result: StepResult, verdict: Verdict, now: int) -> None:
+        profile, decision = result.profile, verdict.decision
+        result.logged.append(Logged(decision, verdict.status, verdict.rule, verdict.text))
+        if verdict.status == DEFERRED:
+            assert verdict.until is not None
+            profile.held.append({"release_at": verdict.until, "rule": verdict.rule,
+                                 "record": decision.to_record()})
+            profile.due[HELD_KEY] = min(h["release_at"] for h in profile.held)
+            return
+        profile.sent[decision.decision_id] = now
+        if verdict.status == SUPPRESSED:
+            return
+        if decision.channel in CUSTOMER_CHANNELS and decision.decision_type not in CAP_EXEMPT:
+            # Control decisions count too, so both arms meet the same caps.
+            profile.contacts.append([now, decision.channel])
+            del profile.contacts[:-MESSAGE_CONTACTS]
+        if is_marketing(decision.decision_type):
+            window = self.settings.attribution_window_ms
+            self._close(result, expose(profile, decision, sent=verdict.status == SENT, now=now,
+                                       window_ms=window))
+        if verdict.status == CONTROL:
+            return
+        assert verdict.status == SENT
+        result.decisions.append(decision)
+        profile.recent_decisions.append(_summary(decision))
+        if decision.decision_type == "escalation":
+            profile.last_complaint_at = now
+        if decision.channel == "email":
+            remember_time(profile.email_send_times, now, EMAIL_TIMES)
+        for item in decision.payload.get("recommendations") or ():
+            profile.shown[item["item_id"]] = profile.shown.get(item["item_id"], 0) + 1
+        for stale in list(profile.shown)[:-SHOWN_ITEMS]:
+            del profile.shown[stale]
+        cost = offer_cost(decision)
+        if cost:
+            self.guardrails.budget.spend(now, cost)
+
+    def _release_held(self, result: StepResult, now: int) -> list[Decision]:
+        profile = result.profile
+        ready = [h for h in profile.held if h["release_at"] <= now]
+        if not ready:
+            return []
+        profile.held = [h for h in profile.held if h["release_at"] > now]
+        if profile.held:
+            profile.due[HELD_KEY] = min(h["release_at"] for h in profile.held)
+        else:
+            profile.due.pop(HELD_KEY, None)
+        released = []
+        for entry in ready:
+            decision = replace(Decision.from_record(entry["record"]), decided_at=now)
+            policy = self._policy_for(decision.decision_type)
+            still = getattr(policy, "still_relevant", None)
+            if still is not None and not still(profile, decision):
+                profile.sent[decision.decision_id] = now
+                result.logged.append(Logged(decision, SUPPRESSED, "no_longer_relevant",
+                                            "What caused it has changed since."))
+                continue
+            released.append(decision)
+        return released
+
+    def _policy_for(self, decision_type: str) -> Policy | None:
+        if not self._by_type:
+            for policy in self.policies:
+                for kind in getattr(policy, "decision_types", (policy.name,)):
+                    self._by_type[kind] = policy
+        return self._by_type.get(decision_type)
+
+    def _close(self, result: StepResult, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self.models.learn_outcome(outcome)
+        result.outcomes.extend(outcomes)
 
 
 def _summary(decision: Decision) -> dict[str, Any]:

@@ -93,6 +93,43 @@ class EngineSettings(BaseSettings):
     agenda_bucket_minutes: float = 1.0
     """Granularity of the event-time agenda that wakes customers up (win-back, cart reminder)."""
 
+    # --- guardrails (src/nextbest/guardrails) ---------------------------------------------
+    quiet_hours_start: int = 21
+    """Local hour (customer's time zone) from which no message reaches the customer..."""
+    quiet_hours_end: int = 8
+    """...until this local hour; a message decided in between waits. Equal hours: none."""
+    default_timezone: str = "UTC"
+    """Time zone of customers whose own is not known yet."""
+    frequency_cap_per_day: int = 1
+    """Messages per customer and channel within any 24 hours (service recovery exempt)."""
+    frequency_cap_per_week: int = 3
+    """Messages per customer over all channels within any 7 days (service recovery exempt)."""
+    behavioural_delay_hours: float = 24.0
+    """Decisions caused by browsing (cart reminder, next best offer) wait this long after it."""
+    complaint_suppression_days: float = 14.0
+    """No marketing for this long after a complaint (negative message, escalation, 1-2 stars)."""
+    complaint_negative_sentiment: float = 0.6
+    """A customer's support message at least this negative counts as a complaint."""
+    max_item_shows: int = 3
+    """The same item is recommended to a customer at most this many times."""
+    incentive_budget_per_day: float = 500.0
+    """Incentive cost (currency units) one worker may commit per day of event time."""
+    incentive_value_share: float = 0.1
+    """An incentive costs at most this share of the customer's predicted value."""
+    new_customer_value: float = 60.0
+    """Predicted value assumed for a customer without orders (bounds their incentives)."""
+
+    # --- experiments (src/nextbest/experiments) -------------------------------------------
+    holdout_share: float = 0.1
+    """Share of customers (deterministic by id) who receive no marketing: the control group."""
+    experiment_salt: str = "nextbest-1"
+    """Changing it reshuffles who is held out and which arm everyone is in."""
+    experiment_arms: dict[str, dict[str, float]] = {}
+    """A/B arms per decision type, e.g. ``{"winback": {"control": 0.5, "treatment": 0.5}}``;
+    an arm named ``control`` is logged, not sent."""
+    attribution_window_days: float = 7.0
+    """Orders this long after a decision (sent or control) count as its outcome."""
+
     @property
     def cart_reminder_delay_ms(self) -> int:
         return int(self.cart_reminder_delay_minutes * MINUTE_MS)
@@ -104,3 +141,11 @@ class EngineSettings(BaseSettings):
     @property
     def agenda_bucket_ms(self) -> int:
         return max(1, int(self.agenda_bucket_minutes * MINUTE_MS))
+
+    @property
+    def behavioural_delay_ms(self) -> int:
+        return int(self.behavioural_delay_hours * 3_600_000)
+
+    @property
+    def attribution_window_ms(self) -> int:
+        return int(self.attribution_window_days * DAY_MS)

@@ -62,6 +62,7 @@ def test_embedded_registry_lookups() -> None:
     registry = EmbeddedRegistry()
     assert registry.families == {
         "clickstream", "purchase", "support", "review", "identity", "catalog", "decision",
+        "outcome", "erasure_ack", "sentiment_digest",
     }  # fmt: skip
     purchase = registry.latest("purchase")
     assert (purchase.schema_id, purchase.subject, purchase.version) == (
@@ -113,7 +114,7 @@ def test_a_v2_schema_reads_v1_data_with_defaults(tmp_path: Path) -> None:
     reason["symbols"].append("damaged_in_transit")
     (target / "purchase.v2.avsc").write_text(json.dumps(v2))
     index["subjects"]["nextbest.events.PurchaseEvent"]["versions"].append(
-        {"version": 2, "id": 8, "file": "purchase.v2.avsc"}
+        {"version": 2, "id": 98, "file": "purchase.v2.avsc"}
     )
     _save(target, index)
     new = Codec(EmbeddedRegistry(target))
@@ -121,9 +122,9 @@ def test_a_v2_schema_reads_v1_data_with_defaults(tmp_path: Path) -> None:
     decoded = new.decode(old_value, "purchase")
     assert decoded.schema_id == 2 and decoded.event["gift_wrap"] is False
     new_value = new.encode("purchase", {**PURCHASE, "return_reason": "damaged_in_transit"})
-    assert new_value[:5] == frame_header(8)
+    assert new_value[:5] == frame_header(98)
     assert new.decode(new_value).event["return_reason"] == "damaged_in_transit"
-    with pytest.raises(CodecError) as caught:  # a build without v2 does not know id 8
+    with pytest.raises(CodecError) as caught:  # a build without v2 does not know id 98
         default_codec().decode(new_value)
     assert caught.value.reason == "unknown_schema_id"
 

@@ -107,6 +107,25 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "expires_at": T0 + 86_400_000,
         "created_at": T0 + 5,
     },
+    "outcome": {
+        "decision_id": "winback-1", "decision_type": "winback", "customer_id": "nb-lisa",
+        "experiment_arm": "holdout", "sent": False, "decided_at": T0,
+        "closed_at": T0 + 7 * 86_400_000, "orders": 1, "revenue": 42.5, "converted": True,
+        "redeemed": False, "viewed": False, "clicked": False, "offer_id": None,
+    },
+    "erasure_ack": {
+        "request_event_id": "i9", "customer_id": "nb-lisa", "requested_at": T0,
+        "erased_at": T0 + 50, "identifiers_removed": 3,
+        "stores": ["identity_graph", "profile_table", "redis", "models"],
+    },
+    "sentiment_digest": {
+        "week": "2023-W46", "start_ms": T0, "end_ms": T0 + 7 * 86_400_000, "texts": 3,
+        "negative_texts": 2, "positive_texts": 1,
+        "negative": [{"theme": "shipping", "count": 2, "share": 0.67,
+                      "examples": [{"text": "Late again.", "source": "review",
+                                    "negative": 0.9}]}],
+        "positive": [],
+    },
 }
 
 

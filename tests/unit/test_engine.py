@@ -4,15 +4,14 @@ import pytest
 
 from nextbest.engine import Engine
 from nextbest.profile.state import CustomerProfile
-from nextbest.settings import EngineSettings
-from tests.events import DAY, MINUTE, click, identity, order, support
+from tests.events import DAY, MINUTE, click, identity, order, policy_settings, support
 
 CID = "nb-test"
 
 
 @pytest.fixture
 def engine() -> Engine:
-    return Engine(EngineSettings())
+    return Engine(policy_settings())
 
 
 def run(engine: Engine, family: str, events: list[dict]) -> tuple[CustomerProfile, list]:

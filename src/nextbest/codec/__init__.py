@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nextbest.codec.codec import (
     DECISION_FAMILY,
+    OUTPUT_FAMILIES,
     Codec,
     DecodedEvent,
     decode,
@@ -37,6 +38,7 @@ from nextbest.codec.registry import EmbeddedRegistry, RegisteredSchema, SchemaSo
 
 __all__ = [
     "DECISION_FAMILY",
+    "OUTPUT_FAMILIES",
     "REASONS",
     "Codec",
     "CodecError",

@@ -40,6 +40,8 @@ from nextbest.codec.registry import EmbeddedRegistry, SchemaSource
 from nextbest.codec.wire import HEADER_SIZE, frame_header, read_header
 
 DECISION_FAMILY = "decision"
+OUTPUT_FAMILIES = frozenset({DECISION_FAMILY, "outcome", "erasure_ack", "sentiment_digest"})
+"""Records nextbest writes (decisions and what follows them), as opposed to input events."""
 Encoding = Literal["avro", "json"]
 Buffer = bytes | bytearray | memoryview
 Value = Buffer | str

@@ -90,7 +90,31 @@ class Decision:
             scores=scores or {},
         )
 
-    def to_record(self, *, created_at: int | None = None) -> dict[str, Any]:
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Decision:
+        """The decision back from :meth:`to_record`'s dict (held decisions live in profiles)."""
+        payload = record["payload"]
+        return cls(
+            decision_id=record["decision_id"],
+            decision_type=record["decision_type"],
+            customer_id=record["customer_id"],
+            action=record["action"],
+            channel=record.get("channel"),
+            payload=orjson.loads(payload) if isinstance(payload, str | bytes) else payload,
+            reasons=tuple(Reason(r["code"], r["text"]) for r in record.get("reasons", ())),
+            causing_event_id=record["causing_event_id"],
+            causing_event_time=record["causing_event_time"],
+            decided_at=record["decided_at"],
+            expires_at=record.get("expires_at"),
+            scores=dict(record.get("scores") or {}),
+            model_versions=dict(record.get("model_versions") or {}),
+            experiment_arm=record.get("experiment_arm"),
+        )
+
+    def to_record(
+        self, *, created_at: int | None = None, status: str = "sent",
+        suppressed_by: str | None = None,
+    ) -> dict[str, Any]:
         """The Avro-shaped dict of ``schemas/decision.avsc``."""
         return {
             "decision_id": self.decision_id,
@@ -108,4 +132,6 @@ class Decision:
             "expires_at": self.expires_at,
             "experiment_arm": self.experiment_arm,
             "created_at": created_at if created_at is not None else self.decided_at,
+            "status": status,
+            "suppressed_by": suppressed_by,
         }

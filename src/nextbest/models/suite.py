@@ -17,10 +17,13 @@ from typing import Any
 
 from river import stats
 
+from nextbest.experiments.attribution import Outcome
+from nextbest.guardrails.budget import IncentiveBudget
 from nextbest.models.churn import ChurnInputs, ChurnModel, ChurnScore
 from nextbest.models.lifecycle import Cost, Prequential
 from nextbest.models.recommend import Recommendation, Recommender
 from nextbest.models.sentiment import (
+    SentimentDigest,
     SentimentModel,
     SentimentScore,
     SentimentSpike,
@@ -29,7 +32,7 @@ from nextbest.models.sentiment import (
 )
 from nextbest.profile.state import CustomerProfile
 
-CHECKPOINT_MAGIC = b"NBMS1"
+CHECKPOINT_MAGIC = b"NBMS2"
 SENTIMENT_MEMORY = 0.5
 """Weight of the newest message in a customer's running sentiment."""
 ADVANCE_EVERY_MS = 3_600_000
@@ -60,6 +63,9 @@ class ModelSuite:
     churn: ChurnModel = field(default_factory=ChurnModel)
     sentiment: SentimentModel = field(default_factory=SentimentModel)
     spikes: TopicSpikes = field(default_factory=TopicSpikes)
+    digest: SentimentDigest = field(default_factory=SentimentDigest)
+    budget: IncentiveBudget = field(default_factory=IncentiveBudget)
+    """The incentive spend guarded per day (checkpointed with the models it pays for)."""
     quality: dict[str, Prequential] = field(default_factory=lambda: {
         name: Prequential(name) for name in ("recommender", "sentiment", "churn")})
     cost: dict[str, Cost] = field(default_factory=lambda: {
@@ -167,6 +173,7 @@ class ModelSuite:
                 self.quality["sentiment"].record((score.positive >= 0.5) == (rating >= 4))
             self.sentiment.learn(text, rating)
         topics = tag_topics(text)
+        self.digest.add(now, text, score.negative, topics, "review")
         spikes = tuple(self.spikes.observe(topics, rating <= 2, now)) if rating != 3 else ()
         self._count(spikes)
         return score, topics, spikes
@@ -180,6 +187,7 @@ class ModelSuite:
         profile.sentiment = polarity if profile.sentiment is None else (
             SENTIMENT_MEMORY * polarity + (1 - SENTIMENT_MEMORY) * profile.sentiment)
         topics = tag_topics(text)
+        self.digest.add(now, text, score.negative, topics, "support")
         spikes = tuple(self.spikes.observe(topics, score.negative > 0.5, now))
         self._count(spikes)
         return score, topics, spikes
@@ -244,6 +252,12 @@ class ModelSuite:
         history = [*profile.items_bought, *(context or [])]
         return self.recommender.recommend(profile.customer_id, k, history=history,
                                           shown=profile.shown)
+
+    def in_stock(self, item_id: str) -> bool:
+        return self.recommender.catalog.in_stock(item_id)
+
+    def learn_outcome(self, outcome: Outcome) -> None:
+        """A closed attribution window: the reward of the offer that was made, if any."""
 
     def forget(self, customer_id: str) -> None:
         """Erase one customer's per-user state from every model."""

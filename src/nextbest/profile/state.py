@@ -16,6 +16,8 @@ RECENT_EVENTS = 64
 RECENT_DECISIONS = 10
 CONVERSATION_MESSAGES = 20
 CONTACT_HISTORY = 10
+MESSAGE_CONTACTS = 30
+"""Messages remembered for the frequency caps (they look back 7 days at most)."""
 ORDER_TIMES = 32
 """Order times kept for the churn model's frequency features (it reads the last 120 days)."""
 EMAIL_TIMES = 32
@@ -110,6 +112,17 @@ class CustomerProfile:
 
     due: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
+    """Every decision id already decided on (sent, logged as control or suppressed) -> time."""
+    contacts: list[list[Any]] = field(default_factory=list)
+    """``[time, channel]`` of messages that reached (or, for control, would have reached) the
+    customer: what the frequency caps count."""
+    held: list[dict[str, Any]] = field(default_factory=list)
+    """Decisions waiting for a guardrail (quiet hours, behavioural delay): ``release_at``,
+    ``rule`` and the decision record."""
+    exposures: list[dict[str, Any]] = field(default_factory=list)
+    """Marketing decisions (sent or control) inside their attribution window, with the orders
+    that followed them so far."""
+    last_complaint_at: int | None = None
     recent_decisions: list[dict[str, Any]] = field(default_factory=list)
     recent_event_ids: list[str] = field(default_factory=list)
     merged_into: str | None = None

@@ -7,7 +7,7 @@ import pytest
 from nextbest.engine import Engine
 from nextbest.models.suite import ModelSuite
 from nextbest.profile.state import CustomerProfile
-from tests.events import DAY, MINUTE, click, order, review, support
+from tests.events import DAY, MINUTE, click, order, policy_settings, review, support
 
 POSITIVE = "Delicious and fresh, arrived quickly. Love it, will buy again!"
 NEGATIVE = "Awful. Stale, tasteless and the box was broken. Waste of money."
@@ -18,7 +18,7 @@ def who(i: int) -> dict[str, str]:
 
 
 def test_purchases_teach_the_recommender_what_goes_together() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     for i in range(30):  # everyone who buys a tent also buys a sleeping bag
         cid = f"nb-{i}"
         p = engine.step(None, cid, "purchase", order(i * DAY, f"t{i}", item_id="tent",
@@ -40,7 +40,7 @@ def test_purchases_teach_the_recommender_what_goes_together() -> None:
 
 
 def test_reviews_teach_sentiment_and_support_messages_are_scored() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     for i in range(60):
         text, rating = (POSITIVE, 5) if i % 2 else (NEGATIVE, 1)
         engine.step(None, f"nb-{i}", "review", review(i * MINUTE, "i1", rating, text,
@@ -54,7 +54,7 @@ def test_reviews_teach_sentiment_and_support_messages_are_scored() -> None:
 
 
 def test_negative_message_from_a_high_value_customer_goes_to_a_person() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     angry = "This is terrible, I am furious, the worst service ever. Awful, useless."
     loyal = CustomerProfile("nb-loyal")
     for k in range(6):
@@ -72,7 +72,7 @@ def test_negative_message_from_a_high_value_customer_goes_to_a_person() -> None:
 
 
 def test_winback_carries_churn_risk_value_tier_and_suggestions() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     profile = None
     for k in range(5):
         profile = engine.step(profile, "nb-w", "purchase",
@@ -87,7 +87,7 @@ def test_winback_carries_churn_risk_value_tier_and_suggestions() -> None:
 
 
 def test_checkpoint_restores_the_same_models() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     for i in range(40):
         engine.step(None, f"nb-{i}", "purchase", order(i * DAY, f"o{i}", item_id=f"i{i % 5}",
                                                       customer=who(i)))
@@ -102,7 +102,7 @@ def test_checkpoint_restores_the_same_models() -> None:
 
 
 def test_churn_labels_resolve_with_event_time_and_are_scored_before_learning() -> None:
-    engine = Engine()
+    engine = Engine(policy_settings())
     profiles: dict[str, CustomerProfile | None] = {}
     for day in range(0, 200, 5):  # half the customers keep buying, half stop after day 30
         for i in range(20):

@@ -23,6 +23,11 @@ class CartReminderPolicy:
             profile.due.pop(DUE_KEY, None)
         return []
 
+    def still_relevant(self, profile: CustomerProfile, decision: Decision) -> bool:
+        """A held reminder goes out only while one of its items is still in the cart."""
+        in_cart = {line.item_id for line in profile.cart}
+        return any(item["item_id"] in in_cart for item in decision.payload.get("items", ()))
+
     def wake(
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:

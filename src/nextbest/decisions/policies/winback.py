@@ -41,6 +41,11 @@ class WinbackPolicy:
             profile.due[DUE_KEY] = profile.last_order_at + int(threshold)
         return []
 
+    def still_relevant(self, profile: CustomerProfile, decision: Decision) -> bool:
+        """A held win-back goes out only if no order came in the meantime."""
+        last = profile.recent_orders[-1].order_id if profile.recent_orders else None
+        return last == decision.payload.get("last_order_id")
+
     def wake(
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:

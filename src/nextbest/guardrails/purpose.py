@@ -1,0 +1,29 @@
+"""What a decision is for, which decides the guardrails that apply to it.
+
+* **marketing** decisions try to sell: consent, caps, quiet hours, complaint suppression and
+  the experiment (holdout) all apply;
+* **service** decisions answer something the customer asked or suffered: they are never held
+  out, and only consent and quiet hours apply when they reach the customer directly.
+"""
+
+from __future__ import annotations
+
+MARKETING = frozenset({
+    "cart_reminder", "winback", "next_best_offer", "loyalty_reward", "review_request",
+})
+SERVICE = frozenset({"escalation", "support_reply", "service_recovery", "thank_you"})
+CUSTOMER_CHANNELS = frozenset({"email", "sms", "push"})
+"""Channels that reach the customer unasked; consent and quiet hours guard them."""
+BEHAVIOURAL = frozenset({"cart_reminder", "next_best_offer"})
+"""Decisions caused by browsing: never sent soon after the behaviour that caused them."""
+CAP_EXEMPT = frozenset({"service_recovery", "support_reply", "escalation"})
+"""Customer-facing decisions that do not count against, nor are stopped by, frequency caps."""
+
+
+def is_marketing(decision_type: str) -> bool:
+    """Unknown types count as marketing: the stricter side is the safe default.
+
+    >>> is_marketing("winback"), is_marketing("escalation"), is_marketing("something_new")
+    (True, False, True)
+    """
+    return decision_type not in SERVICE
