@@ -4,6 +4,9 @@ Pure Python with no Kafka import; publishing is someone else's job. Every ``SimE
 valid against its family's Avro schema in ``schemas/``. ``MalformedMessage`` carries raw bytes
 that must end up on the dead-letter topic. ``Shop.truth()`` tells which customers really lapse,
 who is price sensitive and which identifiers belong together, for scoring the engine.
+``Shop.deliver`` closes the loop: customers answer delivered decisions by the hidden model of
+``response_probability``, and ``Shop.deliveries()`` and ``Shop.natural_orders()`` tell what a
+decision truly changed.
 
 >>> from itertools import islice, pairwise
 >>> shop = Shop(seed=1, customers=50, items=40)
@@ -28,6 +31,7 @@ from nextbest.simulation.model import (
     ShopTruth,
     SimEvent,
 )
+from nextbest.simulation.response import Delivery, response_probability
 from nextbest.simulation.shop import DEFAULT_START_MS, Shop
 
 __all__ = [
@@ -35,8 +39,10 @@ __all__ = [
     "FAMILIES",
     "MALFORMED_FLAWS",
     "CustomerTruth",
+    "Delivery",
     "MalformedMessage",
     "Shop",
     "ShopTruth",
     "SimEvent",
+    "response_probability",
 ]

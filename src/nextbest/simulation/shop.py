@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from nextbest.simulation.catalog import Item, build_items, catalog_event
 from nextbest.simulation.customers import DAY_MS, Persona, build_personas, build_truth
 from nextbest.simulation.malformed import malformed
 from nextbest.simulation.model import MalformedMessage, ShopTruth, SimEvent
+from nextbest.simulation.response import Delivery, Inbox
 from nextbest.simulation.traffic import Traffic
-from nextbest.simulation.world import World
+from nextbest.simulation.world import Reply, World
 
 DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 REFERENCE_RATE = 100.0  # events per wall-clock second that time_scale refers to
@@ -36,6 +38,10 @@ class Shop:
       runs slower than asked; fewer customers speed it up.
     - ``malformed_share``: share of all messages that are broken copies of the event just
       before them (the real event is never lost); 0 for none.
+
+    Decisions can be delivered back into the latest ``events()`` stream with ``deliver``; the
+    customers respond (or not) by the hidden model of ``simulation.response``, and ``deliveries``
+    and ``natural_orders`` tell what truly happened, for measuring uplift.
     """
 
     def __init__(self, *, seed: int = 7, customers: int = 500, items: int = 200,
@@ -55,6 +61,8 @@ class Shop:
         self._items: tuple[Item, ...] = build_items(traits, items)
         self._personas: tuple[Persona, ...] = build_personas(traits, customers, start_time_ms)
         self._truth = build_truth(self._personas)
+        self._persona_of = {p.customer_id: p for p in self._personas}
+        self._inbox: Inbox | None = None  # of the latest events() stream
         # Ids carry a tag of the parameters, so two different runs never share an event id.
         params = f"{seed}|{customers}|{items}|{start_time_ms}|{time_scale}"
         self._tag = hashlib.blake2b(params.encode(), digest_size=4).hexdigest()
@@ -77,24 +85,66 @@ class Shop:
         """The endless stream, in non-decreasing event time. Each call starts from the beginning."""
         world = World(rng=random.Random(self.seed * 1_000_003 + 1), tag=self._tag,
                       start_ms=self.start_time_ms, items=self._items, personas=self._personas)
+        self._inbox = Inbox(world, seed=self.seed)
         traffic = Traffic(world, start_ms=self.start_time_ms, events_per_day=self.events_per_day)
         traffic.start()
         # Own generator for the broken copies: the real events do not depend on the share.
         broken = random.Random(self.seed * 1_000_003 + 2)
         odds = self.malformed_share / (1.0 - self.malformed_share)
-        erased = world.erased
+        erased, natural_orders = world.erased, world.natural_orders
         while True:
             time_ms, owner, work = world.pop()
             if isinstance(work, SimEvent):
                 if owner >= 0 and erased[owner]:
                     continue  # erased customers leave no further trace
                 traffic.emitted += 1
+                if work.family == "purchase" and owner >= 0 and work.event["kind"] == "order":
+                    natural_orders[owner].append((time_ms, work.event["total"]))
                 yield work
                 if odds and broken.random() < odds:
                     yield malformed(broken, work)
+            elif isinstance(work, Reply):
+                # Caused by a delivered decision: neither counted towards the visit rate nor
+                # given a broken copy, so the natural traffic stays as it was.
+                if owner < 0 or not erased[owner]:
+                    yield work.event
             else:
                 work(time_ms)
 
     def truth(self) -> ShopTruth:
         """The hidden truth: each customer's traits, and which identifiers belong to whom."""
         return self._truth
+
+    def customer_of(self, identifier: str) -> str | None:
+        """The shop's customer id ("C00042") behind any identifier value; None if unknown."""
+        return self._truth.owner_of.get(identifier)
+
+    def deliver(self, customer_id: str, decision: Mapping[str, Any]) -> None:
+        """Deliver a decision (a ``Decision.to_record()`` dict) to a customer of the latest stream.
+
+        Call it between two events of ``events()``: the opens, clicks and any response order it
+        causes come later in that stream, at or after ``decided_at``. A decision id already
+        delivered is ignored.
+        """
+        if self._inbox is None:
+            raise RuntimeError("deliver needs a started events() stream")
+        persona = self._persona_of.get(customer_id)
+        if persona is None:
+            raise ValueError(f"unknown customer {customer_id!r}")
+        self._inbox.deliver(persona, decision)
+
+    def deliveries(self) -> list[Delivery]:
+        """The truth about every decision delivered to the latest stream, in delivery order."""
+        return list(self._inbox.deliveries.values()) if self._inbox is not None else []
+
+    def natural_orders(self, customer_id: str) -> list[tuple[int, float]]:
+        """(event time, total) of the customer's own orders handed out so far, without responses.
+
+        These are the orders the customer would have made had nothing been delivered.
+        """
+        persona = self._persona_of.get(customer_id)
+        if persona is None:
+            raise ValueError(f"unknown customer {customer_id!r}")
+        if self._inbox is None:
+            return []
+        return list(self._inbox.world.natural_orders[persona.idx])

@@ -6,6 +6,7 @@ import heapq
 import random
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,13 @@ SHOP = -1  # owner of shop-level work (campaigns, stock, anonymous visitors)
 HOUR_MS = 3_600_000
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An event caused by a delivered decision: handed out, but not natural traffic."""
+
+    event: SimEvent
+
+
 class World:
     """A discrete-event agenda ordered by event time.
 
@@ -28,7 +36,8 @@ class World:
     """
 
     __slots__ = ("_heap", "_seq", "_serial", "all_items", "category_pools", "erased", "index_of",
-                 "items", "linked", "now", "personas", "revoked", "rng", "stock", "tag")
+                 "items", "linked", "natural_orders", "now", "personas", "revoked", "rng", "stock",
+                 "tag")
 
     def __init__(self, *, rng: random.Random, tag: str, start_ms: int,
                  items: tuple[Item, ...], personas: tuple[Persona, ...]) -> None:
@@ -46,6 +55,8 @@ class World:
         self.linked: list[set[str]] = [set() for _ in personas]  # identifiers already linked
         self.erased = [False] * len(personas)
         self.revoked: set[tuple[int, str]] = set()  # (persona idx, channel) consent withdrawn
+        # (event time, total) of each order handed out that the customer's own rhythm made.
+        self.natural_orders: list[list[tuple[int, float]]] = [[] for _ in personas]
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = 0
         self._serial = 0
@@ -56,6 +67,10 @@ class World:
 
     def emit(self, time_ms: int, owner: int, family: str, record: dict[str, Any]) -> None:
         self._push(time_ms, owner, SimEvent(family, key_of(record["customer"]), record))
+
+    def emit_reply(self, time_ms: int, owner: int, family: str, record: dict[str, Any]) -> None:
+        """Like ``emit``, for an event caused by a delivered decision."""
+        self._push(time_ms, owner, Reply(SimEvent(family, key_of(record["customer"]), record)))
 
     def _push(self, time_ms: int, owner: int, work: object) -> None:
         # Never schedule into the past: the stream promises non-decreasing event time.
@@ -73,12 +88,15 @@ class World:
         return f"{prefix}-{self.tag}-{self._serial:08d}"
 
     # --- customers ----------------------------------------------------------------------------
-    def awake(self, persona: Persona, time_ms: int) -> int:
-        """The first moment at or after ``time_ms`` that is 07:00-23:00 in the customer's zone."""
+    def awake(self, persona: Persona, time_ms: int, rng: random.Random | None = None) -> int:
+        """The first moment at or after ``time_ms`` that is 07:00-23:00 in the customer's zone.
+
+        ``rng`` draws the wake-up delay instead of the world's generator.
+        """
         local_hour = ((time_ms + persona.offset_ms) % DAY_MS) / HOUR_MS
         if 7.0 <= local_hour < 23.0:
             return time_ms
-        wait_hours = (31.0 - local_hour) % 24.0 + self.rng.uniform(0.0, 3.0)
+        wait_hours = (31.0 - local_hour) % 24.0 + (rng or self.rng).uniform(0.0, 3.0)
         return time_ms + int(wait_hours * HOUR_MS)
 
     def link(self, time_ms: int, persona: Persona, **identifiers: str | None) -> None:
@@ -92,9 +110,13 @@ class World:
         self.emit(time_ms, persona.idx, "identity", record)
 
     # --- assortment ---------------------------------------------------------------------------
-    def pick_item(self, persona: Persona | None, explore: float = 0.1) -> int | None:
-        """An in-stock item from a category the customer likes (``explore``: any category)."""
-        rng = self.rng
+    def pick_item(self, persona: Persona | None, explore: float = 0.1,
+                  rng: random.Random | None = None) -> int | None:
+        """An in-stock item from a category the customer likes (``explore``: any category).
+
+        ``rng`` draws instead of the world's generator.
+        """
+        rng = rng or self.rng
         if persona is None or rng.random() < explore:
             pool = rng.choice(self.category_pools)
         else:
