@@ -11,8 +11,10 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nextbest.decisions.policies import DECISION_TYPES
+
 FAMILIES = ("clickstream", "purchase", "support", "review", "identity", "catalog")
-DECISION_TYPES = ("cart_reminder", "service_recovery", "escalation", "winback")
+__all__ = ["DECISION_TYPES", "FAMILIES", "WorkerSettings"]
 
 
 class WorkerSettings(BaseSettings):

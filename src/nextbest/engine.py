@@ -41,6 +41,7 @@ from nextbest.guardrails import (
     offer_cost,
 )
 from nextbest.guardrails.purpose import CAP_EXEMPT, CUSTOMER_CHANNELS
+from nextbest.models.offers import parse_offers
 from nextbest.models.suite import ModelSuite
 from nextbest.profile.merge import merge_profiles
 from nextbest.profile.state import (
@@ -106,6 +107,8 @@ class Engine:
         self.guardrails = Guardrails(self.settings, in_stock=self.models.in_stock,
                                      budget=self.models.budget)
         self._by_type: dict[str, Policy] = {}
+        if self.settings.offers:
+            self.models.offers.use_offers(parse_offers(self.settings.offers))
 
     def step(
         self,

@@ -93,6 +93,23 @@ class EngineSettings(BaseSettings):
     agenda_bucket_minutes: float = 1.0
     """Granularity of the event-time agenda that wakes customers up (win-back, cart reminder)."""
 
+    # --- offers and follow-ups ------------------------------------------------------------
+    offers: str = ""
+    """The offer catalogue as a JSON list (see README); empty: the built-in catalogue."""
+    account_owners: tuple[str, ...] = ("Key account team",)
+    """Who top-tier win-back outreach tasks are addressed to (one picked per customer)."""
+    winback_followup_days: float = 7.0
+    """A middle-tier win-back sequence sends its second step this long after the first."""
+    price_sensitive_share: float = 0.3
+    """A customer who used a discount code on this share of orders is price sensitive."""
+    offer_after_views: int = 3
+    """Product views since the last order that make a known customer worth an offer."""
+    loyalty_every_orders: int = 5
+    """Every this many orders earns a loyalty reward."""
+    review_request_min_sentiment: float = 0.2
+    """A resolved conversation at least this positive (customer sentiment) earns a review
+    request, if the customer never reviewed."""
+
     # --- guardrails (src/nextbest/guardrails) ---------------------------------------------
     quiet_hours_start: int = 21
     """Local hour (customer's time zone) from which no message reaches the customer..."""

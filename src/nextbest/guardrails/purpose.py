@@ -16,6 +16,9 @@ CUSTOMER_CHANNELS = frozenset({"email", "sms", "push"})
 """Channels that reach the customer unasked; consent and quiet hours guard them."""
 BEHAVIOURAL = frozenset({"cart_reminder", "next_best_offer"})
 """Decisions caused by browsing: never sent soon after the behaviour that caused them."""
+REPLIES = frozenset({"support_reply"})
+"""Answers to a message the customer just sent, on the channel they wrote on: no consent check
+and no quiet hours (they are waiting for the answer)."""
 CAP_EXEMPT = frozenset({"service_recovery", "support_reply", "escalation"})
 """Customer-facing decisions that do not count against, nor are stopped by, frequency caps."""
 

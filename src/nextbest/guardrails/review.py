@@ -21,6 +21,7 @@ from nextbest.guardrails.purpose import (
     BEHAVIOURAL,
     CAP_EXEMPT,
     CUSTOMER_CHANNELS,
+    REPLIES,
     is_marketing,
 )
 from nextbest.profile.state import CustomerProfile
@@ -60,7 +61,8 @@ class Guardrails:
     def review(self, profile: CustomerProfile, decision: Decision, now: int) -> Verdict:
         s = self.settings
         marketing = is_marketing(decision.decision_type)
-        reaches_customer = decision.channel in CUSTOMER_CHANNELS
+        reaches_customer = (decision.channel in CUSTOMER_CHANNELS
+                            and decision.decision_type not in REPLIES)
         if decision.expires_at is not None and now > decision.expires_at:
             return _stop(decision, "expired", "It expired before it could be sent.")
         if _opted_out(profile, decision, marketing, reaches_customer):

@@ -21,6 +21,7 @@ from nextbest.experiments.attribution import Outcome
 from nextbest.guardrails.budget import IncentiveBudget
 from nextbest.models.churn import ChurnInputs, ChurnModel, ChurnScore
 from nextbest.models.lifecycle import Cost, Prequential
+from nextbest.models.offers import NextBestOffer
 from nextbest.models.recommend import Recommendation, Recommender
 from nextbest.models.sentiment import (
     SentimentDigest,
@@ -64,6 +65,7 @@ class ModelSuite:
     sentiment: SentimentModel = field(default_factory=SentimentModel)
     spikes: TopicSpikes = field(default_factory=TopicSpikes)
     digest: SentimentDigest = field(default_factory=SentimentDigest)
+    offers: NextBestOffer = field(default_factory=NextBestOffer)
     budget: IncentiveBudget = field(default_factory=IncentiveBudget)
     """The incentive spend guarded per day (checkpointed with the models it pays for)."""
     quality: dict[str, Prequential] = field(default_factory=lambda: {
@@ -257,7 +259,12 @@ class ModelSuite:
         return self.recommender.catalog.in_stock(item_id)
 
     def learn_outcome(self, outcome: Outcome) -> None:
-        """A closed attribution window: the reward of the offer that was made, if any."""
+        """A closed attribution window: the reward of the offer that was made, if any.
+
+        Only sent offers teach the bandit (a control customer never saw one); the reward is a
+        redemption (an order carrying the decision id)."""
+        if outcome.sent and outcome.offer_id and outcome.context:
+            self.offers.learn(outcome.context, outcome.offer_id, 1.0 if outcome.redeemed else 0.0)
 
     def forget(self, customer_id: str) -> None:
         """Erase one customer's per-user state from every model."""
@@ -276,6 +283,7 @@ class ModelSuite:
                 "churn_labels": self.churn.classifier.learnt,
             },
             "sentiment_spikes": dict(self.spike_alerts),
+            "offers": self.offers.stats(),
         }
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -86,6 +86,8 @@ class CustomerProfile:
     discounted_orders: int = 0
 
     category_affinity: dict[str, float] = field(default_factory=dict)
+    views_since_order: int = 0
+    """Product views since the last order (an interested, undecided customer)."""
     affinity_at: int = 0
 
     email_opens: int = 0

@@ -73,6 +73,8 @@ def _clickstream(profile: CustomerProfile, event: dict[str, Any], now: int) -> N
     item_id = event.get("item_id")
     if action in AFFINITY_WEIGHTS:
         add_affinity(profile, event.get("category"), AFFINITY_WEIGHTS[action], now)
+    if action == "product_view":
+        profile.views_since_order += 1
     if action == "add_to_cart" and item_id:
         profile.cart = [line for line in profile.cart if line.item_id != item_id]
         profile.cart.append(
@@ -100,6 +102,7 @@ def _purchase(profile: CustomerProfile, event: dict[str, Any], now: int) -> None
             profile.gap_count += 1
             profile.gap_mean_ms += (gap - profile.gap_mean_ms) / profile.gap_count
         profile.orders += 1
+        profile.views_since_order = 0
         profile.revenue += float(event["total"])
         profile.discounted_orders += bool(event.get("discount_codes"))
         if profile.first_order_at is None:

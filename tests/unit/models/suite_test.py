@@ -67,8 +67,9 @@ def test_negative_message_from_a_high_value_customer_goes_to_a_person() -> None:
 
     newcomer = engine.step(None, "nb-new", "purchase", order(0, "n1", total=20.0,
                                                             customer=who(2))).profile
-    assert engine.step(newcomer, "nb-new", "support",
-                       support(DAY, "c2", angry, customer=who(2))).decisions == []
+    (reply,) = engine.step(newcomer, "nb-new", "support",
+                           support(DAY, "c2", angry, customer=who(2))).decisions
+    assert (reply.decision_type, reply.payload["tier"]) == ("support_reply", 2)
 
 
 def test_winback_carries_churn_risk_value_tier_and_suggestions() -> None:
