@@ -31,6 +31,10 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
     for decision_type in DECISION_TYPES:
         topics[settings.decision_topic(decision_type)] = (p, {})
     topics[settings.deadletter_topic] = (p, {})
+    for name in (settings.decision_log_topic, settings.outcome_topic,
+                 settings.erasure_ack_topic):
+        topics[name] = (p, {})
+    topics[settings.digest_topic] = (1, {"cleanup.policy": "compact"})
     topics[settings.identity_topic] = (1, {})
     topics[settings.customer_topic] = (p, {})
     topics[settings.checkpoint_topic] = (1, {

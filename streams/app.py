@@ -2,6 +2,8 @@
 
     events.<family> --ingest--> identity-resolution (1 partition) --identity--> customer-events
     (keyed by canonical customer) --customer--> decisions.<type> + Redis; rejects -> deadletter
+    every verdict -> nextbest.decision-log; closed attribution windows -> nextbest.outcomes;
+    erasures -> nextbest.erasure-acks; weekly sentiment digests -> nextbest.sentiment-digest
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class Pipeline:
     decisions: dict[str, faust.TopicT]
     """Output topic per decision type."""
     deadletter: faust.TopicT
+    decision_log: faust.TopicT
+    outcomes: faust.TopicT
+    erasure_acks: faust.TopicT
+    digests: faust.TopicT
     identity_resolution: faust.TopicT
     customer_events: faust.TopicT
     watermark: Watermark
@@ -136,6 +142,10 @@ def create_pipeline(
             for decision_type in DECISION_TYPES
         },
         deadletter=raw_topic(app, settings.deadletter_topic, partitions=p),
+        decision_log=raw_topic(app, settings.decision_log_topic, partitions=p),
+        outcomes=raw_topic(app, settings.outcome_topic, partitions=p),
+        erasure_acks=raw_topic(app, settings.erasure_ack_topic, partitions=p),
+        digests=raw_topic(app, settings.digest_topic, partitions=1, compacted=True),
         identity_resolution=raw_topic(app, settings.identity_topic, partitions=1),
         customer_events=raw_topic(app, settings.customer_topic, partitions=p),
         watermark=Watermark(engine.settings.agenda_bucket_ms),

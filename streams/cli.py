@@ -46,6 +46,20 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--seed", type=int, default=7)
     replay.add_argument("--json", action="store_true", help="print one JSON object per dataset")
 
+    report = commands.add_parser("report", help="reports from nextbest's output topics")
+    report.add_argument("report", choices=["uplift"])
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument("--simulate", action="store_true",
+                        help="no Kafka: run the simulated shop in a closed loop with the engine "
+                             "and compare the measured uplift with the simulator's true lift")
+    report.add_argument("--customers", type=int, default=2000)
+    report.add_argument("--days", type=int, default=120)
+    report.add_argument("--seed", type=int, default=7)
+
+    digest = commands.add_parser("digest", help="the weekly sentiment digest (latest published)")
+    digest.add_argument("--week", help="ISO week, e.g. 2026-W47")
+    digest.add_argument("--json", action="store_true")
+
     stack = commands.add_parser("stack", help="local Kafka and Redis without Docker")
     stack.add_argument("action", choices=["up", "down", "status"])
     return parser
@@ -99,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_bench(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "digest":
+        return _digest(args)
     if args.command == "stack":
         from streams import localstack
 
@@ -118,6 +136,46 @@ def _replay(args: argparse.Namespace) -> int:
             print(orjson.dumps(result.as_json()).decode())
         else:
             print(result.table())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import orjson
+
+    if args.simulate:
+        from nextbest.experiments.closed_loop import simulate
+
+        loop = simulate(seed=args.seed, customers=args.customers, days=args.days)
+        print(orjson.dumps(loop.to_dict()).decode() if args.json else loop.render())
+        return 0
+    from streams.app import make_codec
+    from streams.reports import uplift_report
+
+    settings = WorkerSettings()
+    found = asyncio.run(uplift_report(settings, make_codec(settings.schema_registry_url)))
+    if args.json:
+        print(orjson.dumps({"outcomes": found["outcomes"], "uplift": {
+            k: u.to_dict() for k, u in found["report"].items()}}).decode())
+    else:
+        print(f"{found['outcomes']} closed attribution windows on {settings.outcome_topic}")
+        print(found["table"])
+    return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    import orjson
+
+    from streams.app import make_codec
+    from streams.reports import digest_text, latest_digest
+
+    settings = WorkerSettings()
+    digest = asyncio.run(latest_digest(settings, make_codec(settings.schema_registry_url),
+                                       args.week))
+    if digest is None:
+        print(f"no digest published on {settings.digest_topic} yet (a week of event time must "
+              "end first; a worker shows the current week at /digest)")
+        return 1
+    print(orjson.dumps(digest).decode() if args.json else digest_text(digest))
     return 0
 
 

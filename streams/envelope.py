@@ -2,7 +2,8 @@
 
 * to the identity stage: ``{"k": "event", "f": family, "e": event, "t0": ms}``
 * to the customer stage: the same plus ``"cid"``; or ``{"k": "merge", "absorbed", "survivor"}``,
-  ``{"k": "absorb", "survivor", "profile"}`` and ``{"k": "tick", "now": ms}``.
+  ``{"k": "absorb", "survivor", "profile"}``, ``{"k": "tick", "now": ms}`` and
+  ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``.
 
 ``t0`` is the Kafka timestamp of the original input message: event -> decision latency is measured
 from it.
@@ -18,6 +19,7 @@ EVENT = "event"
 MERGE = "merge"
 ABSORB = "absorb"
 TICK = "tick"
+ERASE = "erase"
 
 
 def pack(message: dict[str, Any]) -> bytes:

@@ -38,6 +38,11 @@ class WorkerMetrics:
     decisions_already_sent: Counter
     identity_merges: Counter
     profiles_written: Counter
+    verdicts: Counter
+    outcomes: Counter
+    support_conversations: Counter
+    support_contacts: Counter
+    erasures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "nextbest") -> WorkerMetrics:
@@ -80,6 +85,30 @@ class WorkerMetrics:
             profiles_written=Counter(
                 f"{prefix}_profiles_written", "Profile snapshots written to Redis.",
                 registry=registry,
+            ),
+            verdicts=Counter(
+                f"{prefix}_decision_verdicts",
+                "Candidate decisions by verdict: sent, control (held out), suppressed or "
+                "deferred, with the guardrail rule that stopped or held it.",
+                ["decision_type", "status", "rule"], registry=registry,
+            ),
+            outcomes=Counter(
+                f"{prefix}_decision_outcomes",
+                "Closed attribution windows by arm and whether an order followed.",
+                ["decision_type", "arm", "converted"], registry=registry,
+            ),
+            support_conversations=Counter(
+                f"{prefix}_support_conversations_resolved",
+                "Resolved support conversations: contained (no person needed) or escalated. "
+                "Containment rate = contained / all.", ["outcome"], registry=registry,
+            ),
+            support_contacts=Counter(
+                f"{prefix}_support_contacts",
+                "New support contacts; repeat=yes when another came within the repeat window "
+                "(7 days by default) before it.", ["repeat"], registry=registry,
+            ),
+            erasures=Counter(
+                f"{prefix}_erasures", "Erasure requests carried out.", registry=registry,
             ),
         )
 

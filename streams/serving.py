@@ -41,7 +41,7 @@ class ProfileServing:
         self.keys = keys
         self._profiles: dict[str, CustomerProfile | None] = {}
         self._decisions: list[tuple[str, bytes]] = []
-        self._identifiers: dict[str, str] = {}
+        self._identifiers: dict[str, str | None] = {}
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "nextbest") -> ProfileServing:
@@ -59,6 +59,10 @@ class ProfileServing:
 
     def link(self, identifier_key: str, customer_id: str) -> None:
         self._identifiers[identifier_key] = customer_id
+
+    def unlink(self, identifier_key: str) -> None:
+        """Forget an identifier (erasure)."""
+        self._identifiers[identifier_key] = None
 
     @property
     def pending(self) -> int:
@@ -83,8 +87,11 @@ class ProfileServing:
             touched.add(customer_id)
         for customer_id in touched:
             pipe.ltrim(self.keys.decisions(customer_id), 0, RECENT_DECISIONS - 1)
-        for key, customer_id in identifiers.items():
-            pipe.set(self.keys.identifier(key), customer_id)
+        for key, linked in identifiers.items():
+            if linked is None:
+                pipe.delete(self.keys.identifier(key))
+            else:
+                pipe.set(self.keys.identifier(key), linked)
         try:
             await pipe.execute()
         except Exception:
@@ -92,8 +99,8 @@ class ProfileServing:
             for customer_id, profile in profiles.items():
                 self._profiles.setdefault(customer_id, profile)
             self._decisions[:0] = decisions
-            for key, customer_id in identifiers.items():
-                self._identifiers.setdefault(key, customer_id)
+            for key, linked in identifiers.items():
+                self._identifiers.setdefault(key, linked)
             raise
         return len(profiles)
 

@@ -54,6 +54,8 @@ class WorkerSettings(BaseSettings):
     a couple of milliseconds of waiting - measured in BENCHMARKS.md."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
+    digest_check_seconds: float = 60.0
+    """How often the worker publishes weekly sentiment digests whose week has ended."""
     model_checkpoint_seconds: float = 30.0
     """How often the worker writes its models' checkpoint to Kafka (streams/checkpoints.py).
     A crash loses at most this much learning; a replacement worker starts from the last one."""
@@ -78,6 +80,24 @@ class WorkerSettings(BaseSettings):
     @property
     def customer_topic(self) -> str:
         return self.topic("nextbest.customer-events")
+
+    @property
+    def decision_log_topic(self) -> str:
+        """Every verdict on a candidate decision: sent, control, suppressed (with the rule),
+        deferred."""
+        return self.topic("nextbest.decision-log")
+
+    @property
+    def outcome_topic(self) -> str:
+        return self.topic("nextbest.outcomes")
+
+    @property
+    def erasure_ack_topic(self) -> str:
+        return self.topic("nextbest.erasure-acks")
+
+    @property
+    def digest_topic(self) -> str:
+        return self.topic("nextbest.sentiment-digest")
 
     @property
     def checkpoint_topic(self) -> str:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from nextbest.models.sentiment.digest import week_of
+
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
@@ -25,6 +27,14 @@ def register(pipeline: Pipeline) -> None:
     async def models(web: Any, request: Any) -> Any:
         """What the worker's models have learnt: events, prequential quality, drift, cost."""
         return web.json(pipeline.engine.models.stats())
+
+    @app.page("/digest")
+    async def digest(web: Any, request: Any) -> Any:
+        """This worker's sentiment digest of a week (``?week=2026-W47``; default: the week of
+        the newest event), published or not."""
+        models = pipeline.engine.models
+        week = request.query.get("week") or week_of(models.watermark)
+        return web.json(models.digest.digest(week))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

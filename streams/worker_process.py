@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import SecretStr
 
 from streams import localstack
@@ -40,9 +41,13 @@ class WorkerProcess:
     """One ``nextbest worker`` child; ``ready()`` waits until it serves /metrics and has
     partitions assigned to its customer stage."""
 
-    def __init__(self, settings: WorkerSettings, *, log_path: Path) -> None:
+    def __init__(self, settings: WorkerSettings, *, log_path: Path,
+                 engine: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.log_path = log_path
+        # Engine settings (EngineSettings field -> value) for this worker, via its environment.
+        self.engine_env = {f"NEXTBEST_{k.upper()}": v if isinstance(v, str) else orjson.dumps(
+            v).decode() for k, v in (engine or {}).items()}
         self.process: subprocess.Popen[bytes] | None = None
         # NEXTBEST_WORKER_LOGLEVEL=info (with DEVLOG=1 for Faust's offset bookkeeping) when
         # investigating a test run; the log lands in log_path.
@@ -53,7 +58,8 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", self.loglevel],
-            env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            env={**worker_env(self.settings), **self.engine_env}, stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

@@ -12,14 +12,17 @@ MINUTE = 60_000
 _ids = itertools.count(1)
 
 
+RELAXED: dict[str, Any] = {
+    "quiet_hours_start": 0, "quiet_hours_end": 0, "behavioural_delay_hours": 0.0,
+    "holdout_share": 0.0, "frequency_cap_per_day": 100, "frequency_cap_per_week": 100,
+}
+"""Timing guardrails and the holdout out of the way, for tests of what a policy decides or of
+the pipeline's mechanics (tests/unit/test_guardrails.py and tests/integration/test_decisions.py
+test the guardrails themselves)."""
+
+
 def policy_settings(**overrides: Any) -> EngineSettings:
-    """Settings for testing what a policy decides, with the timing guardrails and the holdout
-    out of the way (tests/unit/test_guardrails.py tests those with the defaults)."""
-    relaxed: dict[str, Any] = {
-        "quiet_hours_start": 0, "quiet_hours_end": 0, "behavioural_delay_hours": 0.0,
-        "holdout_share": 0.0, "frequency_cap_per_day": 100, "frequency_cap_per_week": 100,
-    }
-    return EngineSettings(**{**relaxed, **overrides})
+    return EngineSettings(**{**RELAXED, **overrides})
 
 
 def _base(time: int, customer: dict[str, Any] | None, event_id: str | None) -> dict[str, Any]:

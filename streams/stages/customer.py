@@ -16,10 +16,13 @@ import orjson
 from mode.types.signals import BaseSignalT
 
 from nextbest.agenda import Agenda
+from nextbest.decisions.policies.support_triage import conversation_outcome, is_repeat_contact
 from nextbest.decisions.record import Decision
 from nextbest.engine import StepResult
 from nextbest.profile.state import CustomerProfile
+from nextbest.settings import DAY_MS
 from streams import envelope
+from streams.privacy import send_erasure_ack
 from streams.sent_ledger import recently_sent
 from streams.stages.ingest import deadletter
 from streams.tables import JsonTable
@@ -72,6 +75,8 @@ class CustomerStage:
             await self.on_absorb(routed["survivor"], routed["profile"], partition)
         elif kind == envelope.TICK:
             self.advance(partition, int(routed["now"]))
+        elif kind == envelope.ERASE:
+            await self.on_erase(routed)
         await self.wake_due(partition)
 
     def advance(self, partition: int, now: int) -> None:
@@ -91,8 +96,34 @@ class CustomerStage:
         self.pipeline.metrics.step_seconds.observe(time.perf_counter() - started)
         if result.duplicate:
             return
+        if routed["f"] == "support":
+            self.count_support(result.profile, routed["e"])
         await self.commit(result, partition, caused_at=routed.get("t0"))
 
+    def count_support(self, profile: CustomerProfile, event: dict[str, Any]) -> None:
+        """Containment and repeat-contact counters (no customer data in the labels)."""
+        metrics, conversation = self.pipeline.metrics, profile.conversation
+        if conversation is None:
+            return
+        now = int(event["event_time"])
+        if event["kind"] == "resolved":
+            outcome = conversation_outcome(conversation)
+            metrics.support_conversations.labels(outcome).inc()
+        elif conversation.opened_at == now and profile.support_contacts[-1:] == [now]:
+            window = int(self.engine.settings.support_repeat_window_days * DAY_MS)
+            repeat = is_repeat_contact(profile, now, window)
+            metrics.support_contacts.labels("yes" if repeat else "no").inc()
+
+    async def on_erase(self, routed: dict[str, Any]) -> None:
+        """Erasure: the profile, its Redis view and the models' per-customer state go; the
+        request is acknowledged on the erasure-ack topic."""
+        customer_id = routed["cid"]
+        if self.profiles.get(customer_id) is not None:
+            del self.profiles[customer_id]
+        self.pipeline.serving.drop_profile(customer_id)
+        self.engine.forget(customer_id)
+        await send_erasure_ack(self.pipeline, routed["request"], customer_id,
+                               routed["requested_at"], routed["identifiers"])
     async def on_merge(self, absorbed_id: str, survivor_id: str) -> None:
         absorbed = self.load(absorbed_id)
         if absorbed is None or absorbed.merged_into:
@@ -143,9 +174,28 @@ class CustomerStage:
             if caused_at is not None:
                 latency = max(0.0, time.time() - caused_at / 1000)
                 metrics.decision_latency.labels(decision.decision_type).observe(latency)
+        await self.log(result)
         self.save(profile)
         if result.wake_at is not None:
             self.agenda(partition).schedule(profile.customer_id, result.wake_at)
+
+    async def log(self, result: StepResult) -> None:
+        """Every verdict to the decision log and every closed window to the outcome topic
+        (at least once: a replay after a crash may repeat them; readers keep the last per id)."""
+        pipeline, metrics, codec = self.pipeline, self.pipeline.metrics, self.pipeline.codec
+        created = int(time.time() * 1000)
+        for entry in result.logged:
+            decision = entry.decision
+            metrics.verdicts.labels(decision.decision_type, entry.status, entry.rule or "").inc()
+            record = decision.to_record(created_at=created, status=entry.status,
+                                        suppressed_by=entry.rule)
+            await pipeline.decision_log.send(key=decision.customer_id.encode(),
+                                             value=codec.encode_decision(record))
+        for outcome in result.outcomes:
+            metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
+                                    "yes" if outcome.converted else "no").inc()
+            await pipeline.outcomes.send(key=outcome.customer_id.encode(),
+                                         value=codec.encode("outcome", outcome.to_record()))
 
     async def send_decision(self, decision: Decision, partition: int) -> Awaitable[Any] | None:
         """Hand the decision to the producer; returns the delivery future (None if skipped)."""

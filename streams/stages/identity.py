@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from nextbest.errors import UnprocessableEvent
 from nextbest.identity import IdentityGraph
+from nextbest.identity.graph import identifier_keys
 from streams import envelope
 from streams.clock import broadcast_tick
+from streams.privacy import forward_erasure
 from streams.stages.ingest import deadletter
 from streams.tables import JsonTable
 
@@ -28,12 +30,23 @@ def register(pipeline: Pipeline) -> None:
     graph = IdentityGraph(JsonTable(pipeline.tables["identities"]))
     customers = pipeline.customer_events
 
+    async def erase(event: dict[str, Any]) -> None:
+        keys = identifier_keys(event.get("customer"))
+        customer_id = next((c for c in map(graph.lookup, keys) if c is not None), None)
+        removed = graph.forget(customer_id) if customer_id is not None else []
+        for key in removed:
+            pipeline.serving.unlink(key)
+        await forward_erasure(pipeline, event, customer_id, len(removed))
+
     @app.agent(pipeline.identity_resolution, name="identity")
     async def identity(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             try:
                 routed = envelope.unpack(message.value)
+                if _is_erasure(routed):
+                    await erase(routed["e"])
+                    continue
                 resolution = graph.resolve(routed["e"].get("customer"))
             except UnprocessableEvent as exc:
                 await deadletter(pipeline, message, family=_family(message), reason=exc.reason,
@@ -61,6 +74,10 @@ def register(pipeline: Pipeline) -> None:
             pipeline.watermark.advance(int(routed["e"]["event_time"]))
             if pipeline.watermark.due():
                 await broadcast_tick(pipeline, pipeline.watermark.time)
+
+
+def _is_erasure(routed: dict[str, Any]) -> bool:
+    return routed.get("f") == "identity" and routed["e"].get("kind") == "erasure_requested"
 
 
 def _family(message: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streams import envelope
 from streams.checkpoints import CheckpointWriter
@@ -14,6 +14,21 @@ if TYPE_CHECKING:
     from streams.app import Pipeline
 
 logger = logging.getLogger(__name__)
+
+
+DIGEST_FIELDS = ("week", "start_ms", "end_ms", "texts", "negative_texts", "positive_texts")
+
+
+def digest_record(digest: dict[str, Any]) -> dict[str, Any]:
+    """A digest in the shape of ``schemas/sentiment_digest.avsc``."""
+    def themes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"theme": t["theme"], "count": t["count"], "share": float(t["share"]),
+                 "examples": [{"text": e["text"], "source": e["source"],
+                               "negative": float(e["negative"])} for e in t["examples"]]}
+                for t in items]
+
+    return {**{k: digest[k] for k in DIGEST_FIELDS},
+            "negative": themes(digest["negative"]), "positive": themes(digest["positive"])}
 
 
 def register(pipeline: Pipeline) -> None:
@@ -63,6 +78,20 @@ def register(pipeline: Pipeline) -> None:
             return
         pipeline.checkpointed_events = events
         logger.info("model checkpoint written (%d bytes, %d events)", len(data), events)
+
+    @app.timer(interval=settings.digest_check_seconds, name="sentiment_digest")
+    async def sentiment_digest() -> None:
+        # Weeks of event time that have ended: publish their digest once.
+        digest = pipeline.engine.models.digest
+        for week in digest.due(pipeline.engine.models.watermark):
+            record = digest_record(digest.digest(week))
+            try:
+                await pipeline.digests.send(
+                    key=week.encode(), value=pipeline.codec.encode("sentiment_digest", record))
+            except Exception as exc:
+                logger.warning("sentiment digest %s not published, will retry: %s", week, exc)
+                return
+            digest.mark_published(week)
 
     exported: set[tuple[str, str]] = set()
 

@@ -20,6 +20,7 @@ from nextbest.codec import Codec
 from streams.admin import ensure_topics
 from streams.settings import DECISION_TYPES, WorkerSettings
 from streams.worker_process import WorkerProcess
+from tests.events import RELAXED
 
 
 def free_port() -> int:
@@ -30,14 +31,17 @@ def free_port() -> int:
 
 class Harness:
     def __init__(self, *, kafka: str, redis: str, prefix: str, data_dir: Path,
-                 worker_id: str | None = None, **overrides: Any) -> None:
+                 worker_id: str | None = None, engine: dict[str, Any] | None = None,
+                 **overrides: Any) -> None:
         self.settings = WorkerSettings(
             kafka_broker=kafka, redis_url=SecretStr(redis), topic_prefix=f"{prefix}.",
             data_dir=data_dir / "worker", web_port=free_port(), wall_clock_ticks=False,
             worker_id=worker_id, **overrides,
         )
         self.codec = Codec()
-        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")
+        self.engine = RELAXED if engine is None else engine
+        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log",
+                                    engine=self.engine)
 
     def start_worker(self) -> None:
         asyncio.run(ensure_topics(self.settings))
@@ -47,7 +51,8 @@ class Harness:
     def restart_worker_without_local_state(self, data_dir: Path) -> None:
         """A replacement worker on another disk: everything it knows comes from changelogs."""
         self.settings = self.settings.model_copy(update={"data_dir": data_dir / "worker"})
-        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log")
+        self.worker = WorkerProcess(self.settings, log_path=data_dir / "worker.log",
+                                    engine=self.engine)
         self.worker.start()
         self.worker.ready()
 
@@ -104,6 +109,23 @@ class Harness:
             return [self.codec.decode_decision(m.value) for m in messages]
 
         return decoded(self.read(topics, until=lambda ms: until(decoded(ms)), timeout=timeout))
+
+    def logged(self, *, until: Callable[[list[dict[str, Any]]], bool],
+               timeout: float = 60.0) -> list[dict[str, Any]]:
+        """The decision log: every verdict (sent, control, suppressed, deferred)."""
+        def decoded(messages: list[Any]) -> list[dict[str, Any]]:
+            return [self.codec.decode_decision(m.value) for m in messages]
+
+        return decoded(self.read([self.settings.decision_log_topic],
+                                 until=lambda ms: until(decoded(ms)), timeout=timeout))
+
+    def records(self, topic: str, family: str, *, until: Callable[[list[dict[str, Any]]], bool],
+                timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Records of one of nextbest's Avro output families (outcome, erasure_ack...)."""
+        def decoded(messages: list[Any]) -> list[dict[str, Any]]:
+            return [self.codec.decode(m.value, family).event for m in messages]
+
+        return decoded(self.read([topic], until=lambda ms: until(decoded(ms)), timeout=timeout))
 
     def deadletters(self, *, count: int, timeout: float = 60.0) -> list[Any]:
         return self.read([self.settings.deadletter_topic], until=lambda ms: len(ms) >= count,

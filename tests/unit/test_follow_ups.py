@@ -409,11 +409,6 @@ def test_loyalty_rewards_are_ranked_by_category_affinity(
     assert reward.reasons[1].code == "category_affinity" and category in reward.reasons[1].text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "LoyaltyRewardPolicy ranks a category reward for a category the customer never bought at "
-    "affinity 0, tied with general rewards, so catalogue order decides: a shoe buyer gets the "
-    "coffee reward ('No category reward fits better.'). NextBestOffer.pick makes such rewards "
-    "ineligible (affinity must be > 0); ranked_rewards does not."))
 def test_loyalty_reward_for_a_category_never_bought_is_not_offered() -> None:
     catalogue = json.dumps([
         {"offer_id": "coffee-gift", "kind": "loyalty_reward", "title": "A bag of beans",

@@ -38,7 +38,7 @@ def scores(profile: CustomerProfile, now: int) -> dict[str, float | None]:
 
 def snapshot(profile: CustomerProfile) -> dict[str, Any]:
     data = profile.to_dict()
-    for internal in ("sent", "recent_event_ids", "due", "affinity_at"):
+    for internal in ("sent", "recent_event_ids", "due", "affinity_at", "held", "exposures"):
         data.pop(internal, None)
     return {"profile": data, "scores": {**scores(profile, profile.last_seen), **profile.scores,
                                         "sentiment": profile.sentiment}}

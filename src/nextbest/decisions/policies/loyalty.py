@@ -18,9 +18,11 @@ from nextbest.settings import EngineSettings
 
 
 def ranked_rewards(profile: CustomerProfile, rewards: list[Offer]) -> list[tuple[Offer, float]]:
-    """Rewards by the customer's affinity to their category (general rewards score 0)."""
+    """Rewards by the customer's affinity to their category (general rewards score 0); a reward
+    tied to a category the customer never showed interest in is not offered."""
     scored = [(r, profile.category_affinity.get(r.category, 0.0) if r.category else 0.0)
-              for r in rewards]
+              for r in rewards
+              if r.category is None or profile.category_affinity.get(r.category, 0.0) > 0]
     return sorted(scored, key=lambda pair: -pair[1])
 
 

@@ -8,7 +8,6 @@ she is asked for one. When she writes it, she is thanked for it.
 from __future__ import annotations
 
 from nextbest.decisions.policies.base import Trigger, message_channel, ttl_ms
-from nextbest.decisions.policies.support_triage import conversation_outcome
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import EngineSettings
@@ -39,8 +38,7 @@ class ReviewFollowUpPolicy:
         conversation = profile.conversation
         mood = profile.sentiment
         if (profile.reviews > 0 or conversation is None or mood is None
-                or mood < settings.review_request_min_sentiment
-                or conversation_outcome(conversation) == "escalated"):
+                or mood < settings.review_request_min_sentiment):
             return []
         channel = message_channel(profile, ("email",))
         if channel is None:

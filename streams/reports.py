@@ -1,0 +1,70 @@
+"""Reports read back from nextbest's own output topics: uplift from the outcomes, the weekly
+sentiment digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nextbest.codec import Codec
+from nextbest.experiments import render, uplift
+from nextbest.models.sentiment import render_digest
+from streams.settings import WorkerSettings
+
+
+async def read_topic(settings: WorkerSettings, topic: str) -> list[bytes]:
+    """Every value on ``topic``, from the beginning to the end as of now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_broker,
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        values: list[bytes] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=2000)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                values.extend(r.value for r in records if r.value is not None)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def uplift_report(settings: WorkerSettings, codec: Codec) -> dict[str, Any]:
+    """Uplift per decision type from ``nextbest.outcomes`` (the last record per decision id:
+    a worker's crash may repeat one)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for value in await read_topic(settings, settings.outcome_topic):
+        record = codec.decode(value, "outcome").event
+        latest[record["decision_id"]] = record
+    report = uplift(latest.values())
+    return {"outcomes": len(latest), "report": report, "table": render(report)}
+
+
+async def latest_digest(settings: WorkerSettings, codec: Codec,
+                        week: str | None = None) -> dict[str, Any] | None:
+    digests: dict[str, dict[str, Any]] = {}
+    for value in await read_topic(settings, settings.digest_topic):
+        record = codec.decode(value, "sentiment_digest").event
+        digests[record["week"]] = record
+    if week is not None:
+        return digests.get(week)
+    return digests[max(digests)] if digests else None
+
+
+def digest_text(digest: dict[str, Any]) -> str:
+    return render_digest(digest)
