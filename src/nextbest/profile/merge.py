@@ -6,6 +6,7 @@ from nextbest.profile.state import (
     CONTACT_HISTORY,
     EMAIL_TIMES,
     ITEMS_BOUGHT,
+    MESSAGE_CONTACTS,
     ORDER_TIMES,
     RECENT_DECISIONS,
     RECENT_EVENTS,
@@ -69,6 +70,16 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     seen = {line.item_id for line in s.cart}
     s.cart.extend(line for line in a.cart if line.item_id not in seen)
     s.sent.update(a.sent)
+    s.contacts = sorted(s.contacts + a.contacts)[-MESSAGE_CONTACTS:]
+    held = {h["record"]["decision_id"] for h in s.held}
+    s.held.extend(h for h in a.held if h["record"]["decision_id"] not in held)
+    open_ids = {e["id"] for e in s.exposures}
+    s.exposures.extend(e for e in a.exposures if e["id"] not in open_ids)
+    complaints = [t for t in (s.last_complaint_at, a.last_complaint_at) if t is not None]
+    s.last_complaint_at = max(complaints, default=None)
+    for key, at in a.due.items():  # timers the policies do not re-arm from facts
+        if key in ("held", "attribution"):
+            s.due[key] = min(at, s.due.get(key, at))
     s.recent_decisions = sorted(
         s.recent_decisions + a.recent_decisions, key=lambda d: d["decided_at"]
     )[-RECENT_DECISIONS:]

@@ -41,6 +41,10 @@ class CartReminderPolicy:
         if channel is None:
             return []
         newest = max(profile.cart, key=lambda line: line.added_at)
+        decided = Decision.make_id("cart_reminder", profile.customer_id, newest.event_id)
+        if decided in profile.sent or any(h["record"]["decision_id"] == decided
+                                          for h in profile.held):
+            return []  # this cart was decided already (an event re-armed the timer)
         idle_minutes = (trigger.event_time - newest.added_at) / MINUTE_MS
         items = [
             {"item_id": line.item_id, "category": line.category, "price": line.price}
