@@ -174,9 +174,8 @@ class Engine:
 
     def _admit(self, result: StepResult, candidates: list[Decision], now: int) -> None:
         profile = result.profile
-        held = {h["record"]["decision_id"] for h in profile.held}
         for decision in candidates:
-            if decision.decision_id in profile.sent or decision.decision_id in held:
+            if profile.decided(decision.decision_id):
                 continue
             verdict = self.guardrails.review(profile, decision, now)
             self._record(result, verdict, now)

@@ -130,6 +130,11 @@ class CustomerProfile:
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
 
+    def decided(self, decision_id: str) -> bool:
+        """Whether a decision with this id was already decided on or is waiting (held)."""
+        return decision_id in self.sent or any(
+            h["record"]["decision_id"] == decision_id for h in self.held)
+
     @property
     def usual_gap_ms(self) -> float | None:
         """The customer's own mean time between orders, once they have one."""

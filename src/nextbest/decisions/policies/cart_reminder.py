@@ -42,8 +42,7 @@ class CartReminderPolicy:
             return []
         newest = max(profile.cart, key=lambda line: line.added_at)
         decided = Decision.make_id("cart_reminder", profile.customer_id, newest.event_id)
-        if decided in profile.sent or any(h["record"]["decision_id"] == decided
-                                          for h in profile.held):
+        if profile.decided(decided):
             return []  # this cart was decided already (an event re-armed the timer)
         idle_minutes = (trigger.event_time - newest.added_at) / MINUTE_MS
         items = [

@@ -65,8 +65,7 @@ class WinbackPolicy:
         if threshold is None or last_order is None or profile.last_order_at is None:
             return followup
         decided = Decision.make_id("winback", profile.customer_id, f"after:{last_order.order_id}")
-        if decided in profile.sent or any(h["record"]["decision_id"] == decided
-                                           for h in profile.held):
+        if profile.decided(decided):
             return followup  # this lapse was decided already (an event re-armed the timer)
         risk = profile.scores.get("churn_risk")
         silence = trigger.event_time - profile.last_order_at
