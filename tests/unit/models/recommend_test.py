@@ -109,6 +109,22 @@ def test_factorization_learns_and_forgets_a_user() -> None:
     assert mf.scores("ann") is None
 
 
+def test_factorization_steps_are_rivers_bit_for_bit() -> None:
+    fused = ImplicitMF(n_factors=5, negatives=3, seed=3)
+    plain = ImplicitMF(n_factors=5, negatives=3, seed=3)
+    assert fused._fused()
+    plain._fused = lambda: False  # type: ignore[method-assign]  # River's own learn_one
+    for n in range(200):
+        user, item = f"u{n % 7}", f"i{(n * 5) % 11}"
+        fused.learn(user, item, exclude={f"i{n % 3}"})
+        plain.learn(user, item, exclude={f"i{n % 3}"})
+    for latents in ("u_latents", "i_latents"):
+        ours, rivers = getattr(fused.model, latents), getattr(plain.model, latents)
+        assert list(ours) == list(rivers)
+        assert all(ours[key].tobytes() == rivers[key].tobytes() for key in ours)
+    assert fused.model.u_optimizer.n_iterations == plain.model.u_optimizer.n_iterations
+
+
 def test_content_taste_and_price_bands() -> None:
     catalog = Catalog()
     catalog.upsert("a", category="shoes", tags=["running"], price=80.0)
@@ -119,6 +135,23 @@ def test_content_taste_and_price_bands() -> None:
     assert catalog.similarity(taste, "a") == pytest.approx(1.0)
     assert price_band(1.5) == 0 and price_band(80.0) == price_band(95.0) == 6
     assert price_band(None) is None
+
+
+def test_catalogue_similarities_are_the_per_item_floats_and_survive_pickling() -> None:
+    catalog = Catalog()
+    for n in range(150):  # rows grow past the first block; one item widens the mirror
+        tags = [f"t{n % 7}", f"t{n % 5}"] + ([f"x{j}" for j in range(6)] if n == 99 else [])
+        catalog.upsert(f"i{n}", category=f"c{n % 4}", tags=tags,
+                       price=None if n % 3 else 2.0 + n)
+    catalog.upsert("i5", category="c9", tags=["x1"], price=7.0)  # a replaced description
+    for history in (["i1"], ["i5", "i99", "i30"], ["unknown"], []):
+        taste = catalog.taste(history)
+        for restored in (catalog, pickle.loads(pickle.dumps(catalog))):
+            alike = restored.similarities(taste)
+            assert len(alike) == len(restored.rows) == 150
+            for item, row in restored.rows.items():
+                assert alike[row] == catalog.similarity(taste, item)  # exactly, not approx
+    assert "_index" not in catalog.__getstate__()  # a derived mirror, never stored
 
 
 # --- the blend -----------------------------------------------------------------------------

@@ -4,6 +4,12 @@ An item is described by its category, tags and price band; a customer's taste
 is the recency-weighted sum of the descriptions of the items in their history
 (computed on the fly from the history the caller passes, so nothing is stored
 per customer). The score is the cosine between taste and description.
+
+The descriptions are mirrored in two padded arrays (feature columns and values per item,
+in each description's own order), so one taste is scored against the whole catalogue in a
+few numpy operations that add the same products in the same order as
+:meth:`Catalog.similarity` (the same floats, so the same ranking). The mirror is derived
+state: it is rebuilt from the descriptions after unpickling and never stored.
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 
 def price_band(price: float | None) -> int | None:
@@ -42,13 +52,15 @@ class Catalog:
         self.items: dict[str, Item] = {}
         self.features: dict[str, dict[str, float]] = {}
         self.out_of_stock: set[str] = set()
+        self._reset_mirror()
 
     def upsert(self, item_id: str, *, category: str | None = None, tags: Iterable[str] = (),
                price: float | None = None, in_stock: bool = True) -> Item:
         """Add or replace an item (a catalog event is the whole current state of the item)."""
         item = Item(item_id, category, tuple(dict.fromkeys(tags)), price, in_stock)
         self.items[item_id] = item
-        self.features[item_id] = self._describe(item)
+        self.features[item_id] = described = self._describe(item)
+        self._mirror(item_id, described)
         if in_stock:
             self.out_of_stock.discard(item_id)
         else:
@@ -79,6 +91,65 @@ class Catalog:
         if not features or not taste:
             return 0.0
         return sum(value * taste.get(feature, 0.0) for feature, value in features.items())
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Each described item's position in :meth:`similarities`."""
+        return self._rows
+
+    def similarities(self, taste: dict[str, float]) -> list[float]:
+        """:meth:`similarity` of ``taste`` to every item, by :attr:`rows` position."""
+        n = len(self._rows)
+        if not n or not taste:
+            return [0.0] * n
+        weights = np.zeros(max(1, len(self._columns)))
+        columns = self._columns
+        for feature, value in taste.items():
+            column = columns.get(feature)
+            if column is not None:
+                weights[column] = value
+        index, values = self._index[:n], self._values[:n]
+        total = values[:, 0] * weights[index[:, 0]]
+        for j in range(1, index.shape[1]):  # left to right, as sum() adds them
+            total += values[:, j] * weights[index[:, j]]
+        result: list[float] = total.tolist()
+        return result
+
+    def _reset_mirror(self) -> None:
+        self._rows: dict[str, int] = {}
+        self._columns: dict[str, int] = {}
+        self._index: npt.NDArray[np.intp] = np.zeros((0, 1), dtype=np.intp)
+        self._values: npt.NDArray[np.float64] = np.zeros((0, 1))
+        for item_id, features in self.features.items():
+            self._mirror(item_id, features)
+
+    def _mirror(self, item_id: str, features: dict[str, float]) -> None:
+        row = self._rows.get(item_id)
+        if row is None:
+            row = self._rows[item_id] = len(self._rows)
+        rows, width = self._index.shape
+        if row >= rows or len(features) > width:  # grow (rows double) or widen, zero-padded
+            grown = max(rows, 2 * rows, 64) if row >= rows else rows
+            wide = max(width, len(features))
+            index = np.zeros((grown, wide), dtype=np.intp)
+            values = np.zeros((grown, wide))
+            index[:rows, :width] = self._index
+            values[:rows, :width] = self._values
+            self._index, self._values = index, values
+        self._index[row] = 0
+        self._values[row] = 0.0  # padding: 0.0 * anything adds nothing
+        for j, (feature, value) in enumerate(features.items()):
+            column = self._columns.setdefault(feature, len(self._columns))
+            self._index[row, j] = column
+            self._values[row, j] = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items()
+                if key not in ("_rows", "_columns", "_index", "_values")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_mirror()
 
     def _describe(self, item: Item) -> dict[str, float]:
         features: dict[str, float] = {}

@@ -4,6 +4,11 @@ Each interaction is learned as a positive (``y = 1``) and ``negatives`` items
 drawn uniformly from the known items as negatives (``y = 0``), one SGD step
 each. Ranking a customer against many items reads the item factors through a
 matrix mirror that is refreshed only for the items learned since the last call.
+
+For ``FunkMF`` with River's defaults here (squared loss, constant-rate SGD) the step is
+taken inline on the model's own latent vectors: the same numpy operations in the same
+order as ``FunkMF.learn_one``, so the factors are bit-for-bit River's, without its
+per-step dict and optimizer dispatch (a quarter of the cost).
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ class ImplicitMF:
         if item_id not in self._index:
             self._index[item_id] = len(self._items)
             self._items.append(item_id)
-        self.model.learn_one(user_id, item_id, 1.0)
+        step = self._step if self._fused() else self.model.learn_one
+        step(user_id, item_id, 1.0)
         self._dirty.add(item_id)
         if len(self._items) < 2:
             return
@@ -68,9 +74,34 @@ class ImplicitMF:
             for _attempt in range(5):
                 negative = self._items[self._rng.randrange(len(self._items))]
                 if negative != item_id and negative not in exclude:
-                    self.model.learn_one(user_id, negative, 0.0)
+                    step(user_id, negative, 0.0)
                     self._dirty.add(negative)
                     break
+
+    def _fused(self) -> bool:
+        """Whether :meth:`_step` computes exactly what the model's ``learn_one`` would."""
+        model = self.model
+        if not isinstance(model, reco.FunkMF) or type(model.loss) is not optim.losses.Squared:
+            return False
+        return all(type(o) is optim.SGD and type(o.lr) is optim.schedulers.Constant
+                   for o in (model.u_optimizer, model.i_optimizer))
+
+    def _step(self, user_id: str, item_id: str, y: float) -> None:
+        """``FunkMF.learn_one(user, item, y)``, inlined (same operations, same order)."""
+        model = self.model
+        assert isinstance(model, reco.FunkMF)
+        user = model.u_latents[user_id]  # the user first: new latents draw from one RNG
+        item = model.i_latents[item_id]
+        g = 2 * (np.dot(user, item).item() - y)
+        g = max(min(g, model.clip_gradient), -model.clip_gradient)
+        l2 = model.l2
+        user_grad = g * item + l2 * user
+        item_grad = g * user + l2 * item
+        u_opt, i_opt = model.u_optimizer, model.i_optimizer
+        user -= u_opt.learning_rate * user_grad
+        u_opt.n_iterations += 1
+        item -= i_opt.learning_rate * item_grad
+        i_opt.n_iterations += 1
 
     def knows(self, user_id: str) -> bool:
         """Whether ``user_id`` has learned factors."""

@@ -191,13 +191,12 @@ class Recommender:
             s.pool_cooccurrence, filter(eligible, together), key=together.__getitem__))
         top_together = max((together[item] for item in pool), default=0.0)
         pool.update(dict.fromkeys(self.popularity.top(s.pool_popular, eligible)))
-        alike: dict[str, float] = {}  # content similarity, computed once per item
+        alike = self.catalog.similarities(taste)  # the whole catalogue at once, by row
+        row_of = self.catalog.rows
 
         def similarity(item: str) -> float:
-            value = alike.get(item)
-            if value is None:
-                value = alike[item] = self.catalog.similarity(taste, item) if taste else 0.0
-            return value
+            row = row_of.get(item)
+            return 0.0 if row is None else alike[row]
 
         if taste:
             pool.update(dict.fromkeys(self.popularity.top(
