@@ -89,15 +89,24 @@ class CoOccurrence:
     ) -> dict[str, float]:
         """Score of every neighbour of the customer's recent items (items never bought
         together with them score nothing)."""
+        return self.scores_from(recent_distinct(history, recent), recency_decay=recency_decay)
+
+    def scores_from(self, sources: Sequence[str], *, recency_decay: float = 0.1
+                    ) -> dict[str, float]:
+        """:meth:`scores` from the recent distinct items, most recent first."""
         raw: dict[str, float] = {}
         counts = self.counts
-        for rank, source in enumerate(recent_distinct(history, recent)):
+        neighbours = self.neighbours
+        get = raw.get
+        for rank, source in enumerate(sources):
             n_source = counts.get(source)
             if not n_source:
                 continue
+            row = neighbours.get(source)
+            if not row:
+                continue
             scale = math.exp(-recency_decay * rank) / n_source**self.alpha
-            get = raw.get
-            for item, together in self.neighbours.get(source, {}).items():
+            for item, together in row.items():
                 raw[item] = get(item, 0.0) + scale * together
         beta = self.beta
         # items missing from counts were evicted: they score nothing
@@ -109,8 +118,14 @@ class CoOccurrence:
         recency_decay: float = 0.1,
     ) -> str | None:
         """The recent history item that contributes most to ``item_id``'s score."""
+        return self.strongest_from(recent_distinct(history, recent), item_id,
+                                   recency_decay=recency_decay)
+
+    def strongest_from(self, sources: Sequence[str], item_id: str, *,
+                       recency_decay: float = 0.1) -> str | None:
+        """:meth:`strongest_source` from the recent distinct items, most recent first."""
         best, best_part = None, 0.0
-        for rank, source in enumerate(recent_distinct(history, recent)):
+        for rank, source in enumerate(sources):
             together = self.neighbours.get(source, {}).get(item_id)
             n_source = self.counts.get(source)
             if together and n_source:

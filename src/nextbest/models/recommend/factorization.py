@@ -155,9 +155,9 @@ class ImplicitMF:
             self._bias = bias
         latents = self.model.i_latents
         biases = self.model.i_biases if isinstance(self.model, reco.BiasedMF) else None
-        for item in self._dirty:
-            row = self._index[item]
-            self._factors[row] = latents[item]
-            if biases is not None:
-                self._bias[row] = biases[item]
+        dirty = list(self._dirty)
+        rows = [self._index[item] for item in dirty]
+        self._factors[rows] = [latents[item] for item in dirty]
+        if biases is not None:
+            self._bias[rows] = [biases[item] for item in dirty]
         self._dirty.clear()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nextbest.models.recommend.content import Catalog, top_interest
-from nextbest.models.recommend.cooccurrence import CoOccurrence
+from nextbest.models.recommend.cooccurrence import CoOccurrence, recent_distinct
 from nextbest.models.recommend.factorization import ImplicitMF, Kind
 from nextbest.models.recommend.popularity import Popularity
 
@@ -169,7 +169,8 @@ class Recommender:
             return []
         s = self.settings
         consumable = s.consumable_categories
-        owned = {item for item in history if self.catalog.category(item) not in consumable}
+        owned = {item for item in history if self.catalog.category(item) not in consumable
+                 } if consumable else set(history)
         over_shown = {item for item, times in (shown or {}).items() if times >= s.max_shows}
         out_of_stock = self.catalog.out_of_stock
 
@@ -184,8 +185,9 @@ class Recommender:
         s = self.settings
         distinct = len(set(history))
         share = min(1.0, distinct / s.collaborative_after) if s.collaborative_after > 0 else 1.0
-        together = self.cooccurrence.scores(history, recent=s.recent,
-                                            recency_decay=s.recency_decay) if history else {}
+        sources = recent_distinct(history, s.recent)  # most recent first
+        together = self.cooccurrence.scores_from(
+            sources, recency_decay=s.recency_decay) if history else {}
         taste = self.catalog.taste(history) if history else {}
         pool: dict[str, None] = dict.fromkeys(heapq.nlargest(
             s.pool_cooccurrence, filter(eligible, together), key=together.__getitem__))
@@ -215,13 +217,17 @@ class Recommender:
             s.weight_content_thin + (s.weight_content - s.weight_content_thin)
             * max(0.0, distinct - 1) / max(1, s.collaborative_after - 1))
         w_popular = s.weight_popularity
-        popularity = self.popularity.score
+        # Popularity.score and similarity() inlined (the same arithmetic) in this hot loop
+        popular, top_count = self.popularity.counts, self.popularity.max_count
+        together_of, affinity_of, row_of_item = together.get, affinity.get, row_of.get
         rows: list[tuple[float, str, tuple[float, float, float, float]]] = []
         for item in pool:
-            parts = (w_together * together.get(item, 0.0),  # same order as _SOURCES
-                     w_affinity * affinity.get(item, 0.0),
-                     w_content * similarity(item),
-                     w_popular * popularity(item))
+            row = row_of_item(item)
+            parts = (w_together * together_of(item, 0.0),  # same order as _SOURCES
+                     w_affinity * affinity_of(item, 0.0),
+                     w_content * (0.0 if row is None else alike[row]),
+                     w_popular * (popular.get(item, 0.0) / top_count if top_count > 0
+                                  else 0.0))
             rows.append((-sum(parts), item, parts))
         out: list[Recommendation] = []
         for negative, item, parts in heapq.nsmallest(k, rows):  # best first, ties by item id
@@ -231,7 +237,7 @@ class Recommender:
                 continue
             source = _SOURCES[strongest]
             out.append(Recommendation(item, round(-negative, 6),
-                                      self._reason(source, item, history, taste), source))
+                                      self._reason(source, item, sources, taste), source))
         return out
 
     def _affinity(self, customer_id: str, eligible: _Eligible,
@@ -267,13 +273,13 @@ class Recommender:
         scaled = (values - low) / (high - low)
         return dict(zip(items, scaled.tolist(), strict=True))
 
-    def _reason(self, source: str, item: str, history: list[str],
+    def _reason(self, source: str, item: str, sources: list[str],
                 taste: dict[str, float]) -> str:
         s = self.settings
         category = self.catalog.category(item)
         if source == COOCCURRENCE:
-            because = self.cooccurrence.strongest_source(
-                history, item, recent=s.recent, recency_decay=s.recency_decay)
+            because = self.cooccurrence.strongest_from(
+                sources, item, recency_decay=s.recency_decay)
             return f"bought together with {because}"
         if source == FACTORIZATION:
             return "customers with similar taste chose this"

@@ -35,6 +35,11 @@ class Popularity:
         self._max = max(self._max, count)
         self._stale += 1
 
+    @property
+    def max_count(self) -> float:
+        """The most popular item's (decayed) count: :meth:`score` divides by it."""
+        return self._max
+
     def score(self, item_id: str) -> float:
         """Popularity relative to the most popular item, in [0, 1]."""
         return self.counts.get(item_id, 0.0) / self._max if self._max > 0 else 0.0
@@ -43,7 +48,10 @@ class Popularity:
         """Items from most to least popular (optionally only those ``where`` accepts)."""
         # re-sorting costs O(n log n): do it at most once per n / 8 (up to refresh_every) learns
         if self._stale >= min(self.refresh_every, len(self.counts) // 8 + 1):
-            self._order = sorted(self.counts, key=lambda item: (-self.counts[item], item))
+            # by count, descending, ties by item id: a stable sort of the id-sorted items
+            order = sorted(self.counts)
+            order.sort(key=self.counts.__getitem__, reverse=True)
+            self._order = order
             self._stale = 0
         return iter(self._order) if where is None else filter(where, self._order)
 
