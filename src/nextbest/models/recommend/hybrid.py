@@ -194,15 +194,17 @@ class Recommender:
         top_together = max((together[item] for item in pool), default=0.0)
         pool.update(dict.fromkeys(self.popularity.top(s.pool_popular, eligible)))
         alike = self.catalog.similarities(taste)  # the whole catalogue at once, by row
-        row_of = self.catalog.rows
+        row_of = self.catalog.rows  # an item's position in ``alike`` (absent: 0.0)
 
-        def similarity(item: str) -> float:
-            row = row_of.get(item)
-            return 0.0 if row is None else alike[row]
-
-        if taste:
-            pool.update(dict.fromkeys(self.popularity.top(
-                s.pool_content, lambda item: eligible(item) and similarity(item) > 0)))
+        if taste and s.pool_content > 0:  # the most popular eligible items like the taste
+            alike_popular: list[str] = []
+            for item in self.popularity.ranked():
+                row = row_of.get(item)
+                if row is not None and alike[row] > 0 and eligible(item):
+                    alike_popular.append(item)
+                    if len(alike_popular) >= s.pool_content:
+                        break
+            pool.update(dict.fromkeys(alike_popular))
         affinity = self._affinity(customer_id, eligible, pool)
         if len(pool) < k:  # a young model: catalog items nobody has bought yet
             for item in self._universe:
@@ -217,7 +219,7 @@ class Recommender:
             s.weight_content_thin + (s.weight_content - s.weight_content_thin)
             * max(0.0, distinct - 1) / max(1, s.collaborative_after - 1))
         w_popular = s.weight_popularity
-        # Popularity.score and similarity() inlined (the same arithmetic) in this hot loop
+        # Popularity.score inlined (the same arithmetic) in this hot loop
         popular, top_count = self.popularity.counts, self.popularity.max_count
         together_of, affinity_of, row_of_item = together.get, affinity.get, row_of.get
         rows: list[tuple[float, str, tuple[float, float, float, float]]] = []
