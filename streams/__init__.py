@@ -1,1 +1,1 @@
-"""Faust topology and command line: adapts the nextbest core to Kafka."""
+"""The streaming layer and command line: adapts the nextbest core to Kafka (aiokafka)."""

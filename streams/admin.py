@@ -1,9 +1,9 @@
 """Creates nextbest's topics with the right partition counts before the worker starts.
 
-Input, decision, dead-letter and the two internal routing topics are created here, so producers
-and consumers find them with the right partition count (co-partitioning needs it, and the
-identity stage needs exactly one) whatever the broker's auto-create default is - and so a
-worker's first subscription never races the topic's creation. Faust creates its changelogs.
+Every topic is created here, so producers and consumers find them with the right partition
+count (the customer topic, its changelog and the decision topics are co-partitioned, and the
+identity graph has exactly one writer) whatever the broker's auto-create default is - and so a
+worker's first subscription never races the topic's creation.
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
                  settings.erasure_ack_topic):
         topics[name] = (p, {})
     topics[settings.digest_topic] = (1, {"cleanup.policy": "compact"})
-    topics[settings.identity_topic] = (1, {})
+    topics[settings.identity_request_topic] = (1, {})
+    topics[settings.identity_reply_topic] = (1, {"retention.ms": str(3600 * 1000)})
+    topics[settings.identity_graph_topic] = (p, {"cleanup.policy": "compact"})
     topics[settings.customer_topic] = (p, {})
+    topics[settings.customer_state_topic] = (p, {"cleanup.policy": "compact"})
     topics[settings.checkpoint_topic] = (1, {
         "cleanup.policy": "compact", "max.message.bytes": str(MAX_CHECKPOINT_BYTES)})
     return topics

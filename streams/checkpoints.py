@@ -61,7 +61,7 @@ async def load_checkpoint(settings: WorkerSettings) -> bytes | None:
 
 
 class CheckpointWriter:
-    """Sends checkpoints with a producer sized for them (Faust's is limited to 1 MB)."""
+    """Sends checkpoints with a producer sized for them (the worker's allows 1 MB)."""
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings

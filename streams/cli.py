@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from streams.worker import run_worker
 
-        run_worker(WorkerSettings(), loglevel=args.loglevel)
-        return 0
+        return run_worker(WorkerSettings(), loglevel=args.loglevel)
     if args.command == "simulate":
         from streams.publisher import simulate
 
@@ -148,7 +147,7 @@ def _report(args: argparse.Namespace) -> int:
         loop = simulate(seed=args.seed, customers=args.customers, days=args.days)
         print(orjson.dumps(loop.to_dict()).decode() if args.json else loop.render())
         return 0
-    from streams.app import make_codec
+    from streams.pipeline import make_codec
     from streams.reports import uplift_report
 
     settings = WorkerSettings()
@@ -165,7 +164,7 @@ def _report(args: argparse.Namespace) -> int:
 def _digest(args: argparse.Namespace) -> int:
     import orjson
 
-    from streams.app import make_codec
+    from streams.pipeline import make_codec
     from streams.reports import digest_text, latest_digest
 
     settings = WorkerSettings()

@@ -1,18 +1,12 @@
-"""Event time for the customer stage: the watermark and the ticks that carry it to partitions."""
+"""Event time for the customer stage: the watermark the routers carry to every partition."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
-
-from streams import envelope
-
-if TYPE_CHECKING:
-    from streams.app import Pipeline
 
 
 class Watermark:
-    """The highest event time the identity stage has seen (it sees every event, in order).
+    """The highest event time a router has routed.
 
     Each time it enters a new agenda bucket it is broadcast to every customer partition as a
     tick (partitions keep the highest tick of all workers), so a quiet partition's lapsed
@@ -42,9 +36,3 @@ class Watermark:
         self._last_wall = now
         self.broadcast = self.time
         return True
-
-
-async def broadcast_tick(pipeline: Pipeline, now: int) -> None:
-    tick = envelope.pack({"k": envelope.TICK, "now": now})
-    for partition in range(pipeline.settings.partitions):
-        await pipeline.customer_events.send(value=tick, partition=partition)

@@ -4,7 +4,16 @@ inspect and replay it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import ConsumerRecord
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
 
 REASON = "nextbest.dlq.reason"
 DETAIL = "nextbest.dlq.detail"
@@ -41,3 +50,19 @@ def deadletter_headers(
         (SOURCE_OFFSET, str(offset).encode()),
         (STAGE, stage.encode()),
     ]
+
+
+async def send_deadletter(pipeline: Pipeline, record: ConsumerRecord[bytes, bytes], *,
+                          family: str, reason: str, detail: str, stage: str) -> Any:
+    """Send a message to the dead-letter topic, unchanged, with why and where in its headers;
+    returns the delivery future."""
+    headers = deadletter_headers(
+        original=list(record.headers or ()), reason=reason, detail=detail, topic=record.topic,
+        partition=record.partition, offset=record.offset, stage=stage,
+    )
+    delivery = await pipeline.producer.send(pipeline.settings.deadletter_topic, key=record.key,
+                                            value=record.value, headers=headers)
+    pipeline.metrics.deadletters.labels(family, reason).inc()
+    logger.warning("dead-lettered %s[%s]@%s at %s: %s", record.topic, record.partition,
+                   record.offset, stage, reason)
+    return delivery

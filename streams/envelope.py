@@ -1,9 +1,16 @@
 """Messages on nextbest's internal topics (JSON via orjson; internal, not a public contract).
 
-* to the identity stage: ``{"k": "event", "f": family, "e": event, "t0": ms}``
-* to the customer stage: the same plus ``"cid"``; or ``{"k": "merge", "absorbed", "survivor"}``,
-  ``{"k": "absorb", "survivor", "profile"}``, ``{"k": "tick", "now": ms}`` and
-  ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``.
+On ``nextbest.customer-events``, keyed by canonical customer:
+
+* ``{"k": "event", "cid", "f": family, "e": event, "t0": ms}`` - an event for a customer;
+* ``{"k": "merge", "absorbed", "survivor"}`` - to the absorbed customer's partition;
+* ``{"k": "absorb", "survivor", "profile"}`` - the absorbed profile, to the survivor's partition;
+* ``{"k": "tick", "now": ms}`` - event time passing (to every partition);
+* ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``.
+
+On ``nextbest.identity-requests`` (one writer): ``{"rid", "ref"}`` to resolve a customer
+reference that changes the graph, or ``{"rid", "erase": event}``. On
+``nextbest.identity-replies``: ``{"rid", "cid", "graph": {partition: offset}}``.
 
 ``t0`` is the Kafka timestamp of the original input message: event -> decision latency is measured
 from it.

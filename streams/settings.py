@@ -31,8 +31,6 @@ class WorkerSettings(BaseSettings):
     partitions: int = 4
     """Partitions of the per-customer stage (and of topics nextbest creates)."""
 
-    store: str = "rocksdb://"
-    """Faust table store: ``rocksdb://`` (durable, default) or ``memory://``."""
     data_dir: Path = Path("var/worker")
     web_port: int = 6066
     web_host: str = "127.0.0.1"
@@ -43,6 +41,10 @@ class WorkerSettings(BaseSettings):
     tick_interval_seconds: float = 1.0
     redis_flush_interval_seconds: float = 0.1
     commit_interval_seconds: float = 1.0
+    """How often the worker checkpoints: waits for the acks of what it produced, writes the
+    changed profiles to their changelog and commits the offsets it consumed."""
+    batch_max_records: int = 2000
+    """Records fetched and processed per batch."""
     worker_id: str | None = None
     """Static consumer-group membership (Kafka's group.instance.id): a worker restarted with the
     same id takes its partitions back without a rebalance. Use the pod name on Kubernetes."""
@@ -74,8 +76,23 @@ class WorkerSettings(BaseSettings):
         return self.topic("nextbest.deadletter")
 
     @property
-    def identity_topic(self) -> str:
-        return self.topic("nextbest.identity-resolution")
+    def identity_request_topic(self) -> str:
+        """Customer references that change the identity graph, to its one writer."""
+        return self.topic("nextbest.identity-requests")
+
+    @property
+    def identity_reply_topic(self) -> str:
+        return self.topic("nextbest.identity-replies")
+
+    @property
+    def identity_graph_topic(self) -> str:
+        """The identity graph (compacted): the writer's changelog, every router's replica."""
+        return self.topic("nextbest.identity-graph")
+
+    @property
+    def customer_state_topic(self) -> str:
+        """Profiles (compacted, keyed by customer): the customer stage's changelog."""
+        return self.topic("nextbest.customer-state")
 
     @property
     def customer_topic(self) -> str:
@@ -104,5 +121,9 @@ class WorkerSettings(BaseSettings):
         return self.topic("nextbest.model-checkpoints")
 
     @property
-    def faust_app_id(self) -> str:
+    def app_name(self) -> str:
+        """Consumer group prefix and Redis key prefix."""
         return f"{self.topic_prefix}{self.app_id}"
+
+    def group(self, stage: str) -> str:
+        return f"{self.app_name}.{stage}"

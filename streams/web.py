@@ -1,42 +1,53 @@
-"""The worker's HTTP endpoints: a customer's served view, and /metrics for Prometheus."""
+"""The worker's HTTP endpoints: a customer's served view, the models, the digest, /metrics."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nextbest.models.sentiment.digest import week_of
 
 if TYPE_CHECKING:
-    from streams.app import Pipeline
+    from streams.pipeline import Pipeline
 
 
-def register(pipeline: Pipeline) -> None:
-    app = pipeline.app
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    body = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    return web.Response(body=body, status=status, content_type="application/json")
 
-    @app.page("/customers/{ref}")
-    async def customer_view(web: Any, request: Any, ref: str) -> Any:
+
+def application(pipeline: Pipeline) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/customers/{ref}")
+    async def customer_view(request: web.Request) -> web.Response:
         """Profile, scores and recent decisions, by canonical id or ``kind:value`` identifier."""
-        view = await pipeline.serving.customer(ref)
+        view = await pipeline.serving.customer(request.match_info["ref"])
         if view is None:
-            return web.json({"error": "unknown customer"}, status=404)
-        return web.json(view)
+            return json_response({"error": "unknown customer"}, status=404)
+        return json_response(view)
 
-    @app.page("/models")
-    async def models(web: Any, request: Any) -> Any:
+    @routes.get("/models")
+    async def models(request: web.Request) -> web.Response:
         """What the worker's models have learnt: events, prequential quality, drift, cost."""
-        return web.json(pipeline.engine.models.stats())
+        return json_response(pipeline.engine.models.stats())
 
-    @app.page("/digest")
-    async def digest(web: Any, request: Any) -> Any:
+    @routes.get("/digest")
+    async def digest(request: web.Request) -> web.Response:
         """This worker's sentiment digest of a week (``?week=2026-W47``; default: the week of
         the newest event), published or not."""
         models = pipeline.engine.models
         week = request.query.get("week") or week_of(models.watermark)
-        return web.json(models.digest.digest(week))
+        return json_response(models.digest.digest(week))
 
-    @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:
+    @routes.get("/metrics")
+    async def metrics(request: web.Request) -> web.Response:
         body = generate_latest(pipeline.registry)
-        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return web.Response(body=body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app

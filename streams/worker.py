@@ -1,33 +1,109 @@
-"""Runs one nextbest worker (a Faust worker) until it is stopped."""
+"""Runs one nextbest worker until it is stopped (SIGTERM or SIGINT).
+
+A worker runs every stage: the router (input topics), the identity writer (when the group gives
+it the request partition), the customer stage (its share of the customer partitions), the
+replicas of the identity graph and the catalog, the timed jobs and the HTTP endpoints.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+
+from aiohttp import web as aioweb
 
 from nextbest.models.suite import ModelSuite
 from streams.admin import ensure_topics
-from streams.app import create_pipeline
 from streams.checkpoints import load_checkpoint
+from streams.pipeline import Pipeline, create_pipeline
 from streams.settings import WorkerSettings
+from streams.stage import Stage
+from streams.stages.catalog import CatalogReplica
+from streams.stages.customer import CustomerStage
+from streams.stages.identity import GraphReplica, IdentityWriter
+from streams.stages.router import Router
+from streams.stages.timers import every, timed_jobs
+from streams.web import application
 
 logger = logging.getLogger(__name__)
 
+SHUTDOWN_SECONDS = 8.0
+"""A stop checkpoints what was processed; past this (a broker that is down) the worker exits
+anyway - what it did not commit is processed again by the next one, nothing is lost."""
 
-def run_worker(settings: WorkerSettings | None = None, *, loglevel: str = "warning") -> None:
-    import faust
 
-    settings = settings or WorkerSettings()
-    asyncio.run(ensure_topics(settings))
-    models = restore_models(asyncio.run(load_checkpoint(settings)))
-    asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run() left none for Faust
+def run_worker(settings: WorkerSettings | None = None, *, loglevel: str = "warning") -> int:
+    logging.getLogger().setLevel(loglevel.upper())
+    return asyncio.run(serve(settings or WorkerSettings()))
+
+
+async def serve(settings: WorkerSettings) -> int:
+    await ensure_topics(settings)
+    models = restore_models(await load_checkpoint(settings))
     pipeline = create_pipeline(settings, models=models)
     pipeline.checkpointed_events = models.events if models else 0
-    worker = faust.Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True)
-    # Faust's terminal spinner sets the root logger to DEBUG so it can spin on every record:
-    # every aiokafka debug line is then built and thrown away - a third of the worker's CPU.
-    worker.spinner = None
-    worker.execute_from_commandline()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    await pipeline.producer.start()
+    replica, catalog = GraphReplica(pipeline), CatalogReplica(pipeline)
+    await replica.start()
+    await catalog.start()
+    writer, customers = IdentityWriter(pipeline), CustomerStage(pipeline)
+    router = Router(pipeline, replica)
+    stages = [writer, customers, router]
+    runner = aioweb.AppRunner(application(pipeline), access_log=None)
+    await runner.setup()
+    await aioweb.TCPSite(runner, settings.web_host, settings.web_port).start()
+    for stage in stages:
+        await stage.start()
+    loops = [asyncio.create_task(coro, name=name) for name, coro in (
+        ("identity-writer", writer.run()), ("customer", customers.run()),
+        ("router", router.run()))]
+    helpers = [asyncio.create_task(coro, name=name) for name, coro in (
+        ("identity-replica", replica.run()), ("catalog-replica", catalog.run()),
+        ("identity-answers", router.answers()),
+        *((f"timer-{job.__name__}", every(seconds, job))
+          for seconds, job in timed_jobs(pipeline, stages)),
+    )]
+    stop = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait([stop, *loops, *helpers], return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in done if t is not stop and not t.cancelled() and t.exception()]
+    for task in failed:
+        logger.error("worker task %s failed: %r", task.get_name(), task.exception())
+    try:
+        await asyncio.wait_for(shutdown(pipeline, stages, loops, helpers), SHUTDOWN_SECONDS)
+    except (TimeoutError, Exception) as exc:
+        logger.error("worker stopped without a clean checkpoint: %r", exc)
+    for task in (*loops, *helpers):
+        task.cancel()
+    await replica.stop()
+    await catalog.stop()
+    await runner.cleanup()
+    return 1 if failed else 0
+
+
+async def shutdown(pipeline: Pipeline, stages: list[Stage], loops: list[asyncio.Task[None]],
+                   helpers: list[asyncio.Task[None]]) -> None:
+    """Let every stage finish the batch in hand, checkpoint it and leave its group."""
+    for stage in stages:
+        stage.request_stop()
+    await asyncio.gather(*loops, return_exceptions=True)
+    for task in helpers:
+        task.cancel()
+    await asyncio.gather(*helpers, return_exceptions=True)
+    for stage in stages:
+        try:
+            await stage.stop()
+        except Exception as exc:
+            logger.error("%s did not checkpoint on stop: %r", stage.name, exc)
+    with contextlib.suppress(Exception):
+        await pipeline.serving.flush()
+    await pipeline.producer.stop()
 
 
 def restore_models(checkpoint: bytes | None) -> ModelSuite | None:

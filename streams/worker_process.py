@@ -26,7 +26,6 @@ def worker_env(settings: WorkerSettings) -> dict[str, str]:
         "NEXTBEST_REDIS_URL": settings.redis_url.get_secret_value(),
         "NEXTBEST_TOPIC_PREFIX": settings.topic_prefix,
         "NEXTBEST_PARTITIONS": str(settings.partitions),
-        "NEXTBEST_STORE": settings.store,
         "NEXTBEST_DATA_DIR": str(settings.data_dir),
         "NEXTBEST_WEB_PORT": str(settings.web_port),
         "NEXTBEST_WALL_CLOCK_TICKS": str(settings.wall_clock_ticks).lower(),
@@ -49,8 +48,8 @@ class WorkerProcess:
         self.engine_env = {f"NEXTBEST_{k.upper()}": v if isinstance(v, str) else orjson.dumps(
             v).decode() for k, v in (engine or {}).items()}
         self.process: subprocess.Popen[bytes] | None = None
-        # NEXTBEST_WORKER_LOGLEVEL=info (with DEVLOG=1 for Faust's offset bookkeeping) when
-        # investigating a test run; the log lands in log_path.
+        # NEXTBEST_WORKER_LOGLEVEL=info when investigating a test run; the log lands in
+        # log_path.
         self.loglevel = os.environ.get("NEXTBEST_WORKER_LOGLEVEL", "warning")
 
     def start(self) -> WorkerProcess:

@@ -2,9 +2,10 @@
 
 Lapses and abandoned carts are decided by the *absence* of events, so something must wake the
 customer later. Entries are grouped in buckets of event time per scope (a partition in the
-worker), in any mutable mapping - a Faust table there, so the agenda survives a crash through
-its changelog. Waking is idempotent: a stale entry (the customer's due moment moved) is harmless,
-the engine checks the profile's own due times.
+worker), in any mutable mapping. The agenda is an index over the profiles' own due moments
+(``CustomerProfile.due``), so after a crash it is rebuilt from the restored profiles. Waking is
+idempotent: a stale entry (the customer's due moment moved) is harmless, the engine checks the
+profile's own due times.
 
 >>> agenda = Agenda({}, scope="p0", bucket_ms=60_000)
 >>> agenda.schedule("nb-1", 125_000)

@@ -1,104 +1,210 @@
-"""Customer: the per-customer state machine - profile table, engine step, decisions, Redis view.
+"""Customer: the per-customer state machine, a batch at a time.
 
-Each partition keeps its own event-time clock (the highest event time it has seen, pushed on by
-wall-clock ticks when live) and its own agenda of customers to wake; when the clock passes an
-agenda bucket, those customers are woken (win-back, cart reminder).
+Each assigned partition of ``nextbest.customer-events`` is a
+:class:`nextbest.driver.CustomerPartition` - profiles, agenda, event-time clock - whose
+profiles are restored from the changelog (``streams/state.py``) before its first record. Records
+are processed in batches: decisions, verdicts and outcomes are produced without waiting, and at
+each checkpoint the stage waits for all their acks, then writes every profile changed since the
+last one to the changelog, then commits the offsets. A crash in between loses nothing: the
+replay steps the same events again, the profiles' event ids keep them from counting twice, and
+the partition's sent ledger (``streams/sent_ledger.py``) keeps their decisions from going out
+twice.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from mode.types.signals import BaseSignalT
+from aiokafka import ConsumerRecord, TopicPartition
 
-from nextbest.agenda import Agenda
 from nextbest.decisions.policies.support_triage import conversation_outcome, is_repeat_contact
-from nextbest.decisions.record import Decision
+from nextbest.driver import CustomerPartition, Redirect
 from nextbest.engine import StepResult
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
 from streams import envelope
-from streams.privacy import send_erasure_ack
+from streams.deadletter import send_deadletter
+from streams.privacy import erasure_ack_record
 from streams.sent_ledger import recently_sent
-from streams.stages.ingest import deadletter
-from streams.tables import JsonTable
+from streams.stage import Batch, Stage
+from streams.state import PartitionProfiles, restore
 
 if TYPE_CHECKING:
-    from streams.app import Pipeline
+    from streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
 
-class CustomerStage:
+@dataclass
+class Assigned:
+    """One customer partition this worker owns."""
+
+    customers: CustomerPartition
+    profiles: PartitionProfiles
+    sent: set[str] = field(default_factory=set)
+    """Decision ids already on the decision topics' same partition."""
+
+
+class CustomerStage(Stage):
+    name = "customer"
+
     def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(pipeline.settings, [pipeline.settings.customer_topic])
         self.pipeline = pipeline
         self.engine = pipeline.engine
-        self.profiles = pipeline.tables["profiles"]
-        self.agenda_store = JsonTable(pipeline.tables["agenda"])
-        self.customers = pipeline.customer_events
-        self.clocks: dict[int, int] = {}
-        self.agendas: dict[int, Agenda] = {}
-        self.ledgers: dict[int, set[str]] = {}
+        self.partitions: dict[int, Assigned] = {}
+        self._ticked = time.monotonic()
+        self._step_seconds = 0.0
+        self._stepped = 0
 
-    def load(self, customer_id: str) -> CustomerProfile | None:
-        blob = self.profiles.get(customer_id)
-        return CustomerProfile.from_dict(orjson.loads(blob)) if blob else None
+    # --- partitions ---------------------------------------------------------------------------
 
-    def save(self, profile: CustomerProfile) -> None:
-        self.profiles[profile.customer_id] = profile.to_json()
-        self.pipeline.serving.put_profile(profile)
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        settings = self.settings
+        for tp in sorted(partitions):
+            profiles = await restore(settings.kafka_broker,
+                                     TopicPartition(settings.customer_state_topic, tp.partition))
+            sent = await recently_sent(settings, self.pipeline.codec, tp.partition)
+            self.partitions[tp.partition] = Assigned(
+                CustomerPartition(self.engine, profiles), profiles, sent)
 
-    def agenda(self, partition: int) -> Agenda:
-        agenda = self.agendas.get(partition)
-        if agenda is None:
-            agenda = self.agendas[partition] = Agenda(
-                self.agenda_store,
-                scope=str(partition),
-                bucket_ms=self.engine.settings.agenda_bucket_ms,
-            )
-        return agenda
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            self.partitions.pop(tp.partition, None)
 
-    async def handle(self, message: Any) -> None:
-        routed = envelope.unpack(message.value)
-        kind = routed["k"]
-        partition = message.partition
+    # --- records ------------------------------------------------------------------------------
+
+    async def process(self, batch: Batch) -> None:
+        for tp, records in batch.items():
+            part = self.partitions.get(tp.partition)
+            if part is None:
+                continue  # not (or no longer) ours
+            for record in records:
+                try:
+                    await self.handle(part, tp.partition, record)
+                except Exception as exc:
+                    logger.exception("customer stage failed on %s[%s]@%s", record.topic,
+                                     record.partition, record.offset)
+                    self.inflight.add(await send_deadletter(
+                        self.pipeline, record, family="customer", reason="internal_error",
+                        detail=repr(exc), stage="customer"))
+        if self._stepped:
+            self.pipeline.metrics.step_seconds.observe(self._step_seconds / self._stepped)
+            self._step_seconds, self._stepped = 0.0, 0
+
+    async def handle(self, part: Assigned, partition: int,
+                     record: ConsumerRecord[bytes, bytes]) -> None:
+        message = envelope.unpack(record.value)
+        kind = message["k"]
+        customers = part.customers
         if kind == envelope.EVENT:
-            await self.on_event(routed, partition)
-            self.advance(partition, int(routed["e"]["event_time"]))
-        elif kind == envelope.MERGE:
-            await self.on_merge(routed["absorbed"], routed["survivor"])
-        elif kind == envelope.ABSORB:
-            await self.on_absorb(routed["survivor"], routed["profile"], partition)
+            await self.on_event(part, partition, message)
         elif kind == envelope.TICK:
-            self.advance(partition, int(routed["now"]))
+            await self.publish_all(part, partition, customers.advance(int(message["now"])), None)
+        elif kind == envelope.MERGE:
+            survivor = message["survivor"]
+            handed = customers.merge_out(message["absorbed"], survivor)
+            if handed is not None:
+                self.pipeline.serving.drop_profile(message["absorbed"])
+                await self.send_to(survivor, {"k": envelope.ABSORB, "survivor": survivor,
+                                              "profile": handed})
+        elif kind == envelope.ABSORB:
+            result = customers.absorb(message["survivor"], message["profile"])
+            if result is not None:
+                await self.publish(part, partition, result, None)
         elif kind == envelope.ERASE:
-            await self.on_erase(routed)
-        await self.wake_due(partition)
+            await self.on_erase(part, message)
 
-    def advance(self, partition: int, now: int) -> None:
-        if now > self.clocks.get(partition, 0):
-            self.clocks[partition] = now
-
-    async def on_event(self, routed: dict[str, Any], partition: int) -> None:
-        customer_id = routed["cid"]
-        profile = self.load(customer_id)
-        if profile is not None and profile.merged_into:
-            # The identity stage has already re-pointed this customer; this one was in flight.
-            routed["cid"] = profile.merged_into
-            await self.customers.send(key=profile.merged_into.encode(), value=envelope.pack(routed))
-            return
+    async def on_event(self, part: Assigned, partition: int, message: dict[str, Any]) -> None:
+        customers = part.customers
+        event = message["e"]
         started = time.perf_counter()
-        result = self.engine.step(profile, customer_id, routed["f"], routed["e"])
-        self.pipeline.metrics.step_seconds.observe(time.perf_counter() - started)
-        if result.duplicate:
+        stepped = customers.step(message["cid"], message["f"], event)
+        self._step_seconds += time.perf_counter() - started
+        self._stepped += 1
+        if isinstance(stepped, Redirect):
+            # Merged into another customer while this event was on its way: pass it on.
+            message["cid"] = stepped.survivor
+            await self.send_to(stepped.survivor, message)
             return
-        if routed["f"] == "support":
-            self.count_support(result.profile, routed["e"])
-        await self.commit(result, partition, caused_at=routed.get("t0"))
+        if stepped is not None:
+            if message["f"] == "support":
+                self.count_support(stepped.profile, event)
+            await self.publish(part, partition, stepped, message.get("t0"))
+        # Wake whoever is due by now (also those this very step scheduled in the past).
+        await self.publish_all(part, partition, customers.advance(int(event["event_time"])),
+                               None)
+
+    async def on_erase(self, part: Assigned, message: dict[str, Any]) -> None:
+        """Erasure: the profile, its Redis view and the models' per-customer state go; the
+        request is acknowledged on the erasure-ack topic."""
+        pipeline, customer_id = self.pipeline, message["cid"]
+        part.customers.erase(customer_id)
+        pipeline.serving.drop_profile(customer_id)
+        record = erasure_ack_record(message["request"], customer_id, message["requested_at"],
+                                    message["identifiers"])
+        self.inflight.add(await pipeline.producer.send(
+            pipeline.settings.erasure_ack_topic, key=customer_id.encode(),
+            value=pipeline.codec.encode("erasure_ack", record),
+            partition=pipeline.customer_partition(customer_id)))
+        pipeline.metrics.erasures.inc()
+
+    async def send_to(self, customer_id: str, message: dict[str, Any]) -> None:
+        pipeline = self.pipeline
+        self.inflight.add(await pipeline.producer.send(
+            pipeline.settings.customer_topic, key=customer_id.encode(),
+            value=envelope.pack(message), partition=pipeline.customer_partition(customer_id)))
+
+    # --- what a step produced -----------------------------------------------------------------
+
+    async def publish_all(self, part: Assigned, partition: int, results: list[StepResult],
+                          caused_at: int | None) -> None:
+        for result in results:
+            await self.publish(part, partition, result, caused_at)
+
+    async def publish(self, part: Assigned, partition: int, result: StepResult,
+                      caused_at: int | None) -> None:
+        """Decisions to their topics (not twice: the sent ledger), every verdict to the
+        decision log, closed windows to the outcomes topic, the profile to Redis."""
+        pipeline, producer, codec = self.pipeline, self.pipeline.producer, self.pipeline.codec
+        settings, metrics = pipeline.settings, pipeline.metrics
+        now_ms = int(time.time() * 1000)
+        sent: Counter[str] = Counter()
+        for decision in result.decisions:
+            if decision.decision_id in part.sent:
+                metrics.decisions_already_sent.inc()
+                continue
+            record = decision.to_record(created_at=now_ms)
+            self.inflight.add(await producer.send(
+                settings.decision_topic(decision.decision_type),
+                key=decision.customer_id.encode(), value=codec.encode_decision(record),
+                partition=partition))
+            pipeline.serving.add_decision(decision.customer_id, record)
+            sent[decision.decision_type] += 1
+            if caused_at is not None:
+                latency = max(0.0, now_ms / 1000 - caused_at / 1000)
+                metrics.decision_latency.labels(decision.decision_type).observe(latency)
+        for decision_type, count in sent.items():
+            metrics.decisions.labels(decision_type).inc(count)
+        for entry in result.logged:
+            decision = entry.decision
+            metrics.verdicts.labels(decision.decision_type, entry.status, entry.rule or "").inc()
+            record = decision.to_record(created_at=now_ms, status=entry.status,
+                                        suppressed_by=entry.rule)
+            self.inflight.add(await producer.send(
+                settings.decision_log_topic, key=decision.customer_id.encode(),
+                value=codec.encode_decision(record), partition=partition))
+        for outcome in result.outcomes:
+            metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
+                                    "yes" if outcome.converted else "no").inc()
+            self.inflight.add(await producer.send(
+                settings.outcome_topic, key=outcome.customer_id.encode(),
+                value=codec.encode("outcome", outcome.to_record()), partition=partition))
+        pipeline.serving.put_profile(result.profile)
 
     def count_support(self, profile: CustomerProfile, event: dict[str, Any]) -> None:
         """Containment and repeat-contact counters (no customer data in the labels)."""
@@ -107,140 +213,29 @@ class CustomerStage:
             return
         now = int(event["event_time"])
         if event["kind"] == "resolved":
-            outcome = conversation_outcome(conversation)
-            metrics.support_conversations.labels(outcome).inc()
+            metrics.support_conversations.labels(conversation_outcome(conversation)).inc()
         elif conversation.opened_at == now and profile.support_contacts[-1:] == [now]:
             window = int(self.engine.settings.support_repeat_window_days * DAY_MS)
             repeat = is_repeat_contact(profile, now, window)
             metrics.support_contacts.labels("yes" if repeat else "no").inc()
 
-    async def on_erase(self, routed: dict[str, Any]) -> None:
-        """Erasure: the profile, its Redis view and the models' per-customer state go; the
-        request is acknowledged on the erasure-ack topic."""
-        customer_id = routed["cid"]
-        if self.profiles.get(customer_id) is not None:
-            del self.profiles[customer_id]
-        self.pipeline.serving.drop_profile(customer_id)
-        self.engine.forget(customer_id)
-        await send_erasure_ack(self.pipeline, routed["request"], customer_id,
-                               routed["requested_at"], routed["identifiers"])
-    async def on_merge(self, absorbed_id: str, survivor_id: str) -> None:
-        absorbed = self.load(absorbed_id)
-        if absorbed is None or absorbed.merged_into:
+    # --- time and checkpoints -----------------------------------------------------------------
+
+    async def idle(self) -> None:
+        """Live workers also move every partition's clock with the wall clock."""
+        if not self.settings.wall_clock_ticks:
             return
-        tombstone = CustomerProfile(absorbed_id, merged_into=survivor_id)
-        self.profiles[absorbed_id] = tombstone.to_json()
-        self.pipeline.serving.drop_profile(absorbed_id)
-        await self.customers.send(
-            key=survivor_id.encode(),
-            value=envelope.pack(
-                {"k": envelope.ABSORB, "survivor": survivor_id, "profile": absorbed.to_dict()}
-            ),
-        )
-
-    async def on_absorb(
-        self, survivor_id: str, absorbed_data: dict[str, Any], partition: int
-    ) -> None:
-        absorbed = CustomerProfile.from_dict(absorbed_data)
-        survivor = self.load(survivor_id) or CustomerProfile(survivor_id)
-        if absorbed.customer_id in survivor.merged_from:
+        if time.monotonic() - self._ticked < self.settings.tick_interval_seconds:
             return
-        merged = self.engine.merge(survivor, absorbed)
-        await self.commit(StepResult(merged), partition, caused_at=None)
+        self._ticked = time.monotonic()
+        now = int(time.time() * 1000)
+        for partition, part in self.partitions.items():
+            await self.publish_all(part, partition, part.customers.advance(now), None)
 
-    async def wake_due(self, partition: int) -> None:
-        now = self.clocks.get(partition)
-        if now is None:
-            return
-        for customer_id in self.agenda(partition).pop_due(now):
-            profile = self.load(customer_id)
-            if profile is None or profile.merged_into:
-                continue
-            result = self.engine.wake(profile, now)
-            await self.commit(result, partition, caused_at=None)
-
-    async def commit(self, result: StepResult, partition: int, *, caused_at: int | None) -> None:
-        """Send decisions and wait for the broker's ack, then persist the profile that records
-        them: a crash in between loses nothing, and the replay's resend is caught by the
-        partition's sent ledger (see streams/sent_ledger.py)."""
-        profile = result.profile
-        deliveries = [(d, await self.send_decision(d, partition)) for d in result.decisions]
-        metrics = self.pipeline.metrics
-        for decision, delivery in deliveries:
-            if delivery is None:
-                continue
-            await delivery
-            metrics.decisions.labels(decision.decision_type).inc()
-            if caused_at is not None:
-                latency = max(0.0, time.time() - caused_at / 1000)
-                metrics.decision_latency.labels(decision.decision_type).observe(latency)
-        await self.log(result)
-        self.save(profile)
-        if result.wake_at is not None:
-            self.agenda(partition).schedule(profile.customer_id, result.wake_at)
-
-    async def log(self, result: StepResult) -> None:
-        """Every verdict to the decision log and every closed window to the outcome topic
-        (at least once: a replay after a crash may repeat them; readers keep the last per id)."""
-        pipeline, metrics, codec = self.pipeline, self.pipeline.metrics, self.pipeline.codec
-        created = int(time.time() * 1000)
-        for entry in result.logged:
-            decision = entry.decision
-            metrics.verdicts.labels(decision.decision_type, entry.status, entry.rule or "").inc()
-            record = decision.to_record(created_at=created, status=entry.status,
-                                        suppressed_by=entry.rule)
-            await pipeline.decision_log.send(key=decision.customer_id.encode(),
-                                             value=codec.encode_decision(record))
-        for outcome in result.outcomes:
-            metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
-                                    "yes" if outcome.converted else "no").inc()
-            await pipeline.outcomes.send(key=outcome.customer_id.encode(),
-                                         value=codec.encode("outcome", outcome.to_record()))
-
-    async def send_decision(self, decision: Decision, partition: int) -> Awaitable[Any] | None:
-        """Hand the decision to the producer; returns the delivery future (None if skipped)."""
+    async def persist(self) -> None:
         pipeline = self.pipeline
-        ledger = self.ledgers.get(partition)
-        if ledger is None:
-            ledger = self.ledgers[partition] = await recently_sent(
-                pipeline.settings, pipeline.codec, partition
-            )
-        if decision.decision_id in ledger:
-            pipeline.metrics.decisions_already_sent.inc()
-            return None
-        record = decision.to_record(created_at=int(time.time() * 1000))
-        delivery = await pipeline.decisions[decision.decision_type].send(
-            key=decision.customer_id.encode(), value=pipeline.codec.encode_decision(record)
-        )
-        pipeline.serving.add_decision(decision.customer_id, record)
-        return delivery
-
-
-def register(pipeline: Pipeline) -> None:
-    stage = CustomerStage(pipeline)
-
-    async def forget_revoked(
-        sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-    ) -> None:
-        # Another worker may write to these partitions before they come back: rebuild the
-        # agenda index and the sent ledger from Kafka then.
-        revoked: set[Any] = args[0] if args else kwargs.get("revoked", set())
-        for tp in revoked:
-            if tp.topic == pipeline.settings.customer_topic:
-                stage.agendas.pop(tp.partition, None)
-                stage.ledgers.pop(tp.partition, None)
-                stage.clocks.pop(tp.partition, None)
-
-    pipeline.app.on_partitions_revoked.connect(forget_revoked)
-
-    @pipeline.app.agent(pipeline.customer_events, name="customer")
-    async def customer(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                await stage.handle(message)
-            except Exception as exc:
-                logger.exception("customer stage failed on %s[%s]@%s", message.topic,
-                                 message.partition, message.offset)
-                await deadletter(pipeline, message, family="customer", reason="internal_error",
-                                 detail=repr(exc), stage="customer")
+        topic = pipeline.settings.customer_state_topic
+        for partition, part in self.partitions.items():
+            for customer_id, blob in part.profiles.changes():
+                self.inflight.add(await pipeline.producer.send(
+                    topic, key=customer_id.encode(), value=blob, partition=partition))

@@ -1,87 +1,262 @@
-"""Identity: resolve every event's identifiers to one canonical customer and route by it.
+"""The identity graph across workers: one writer, a replica in every router.
 
-This stage reads a single-partition topic: every lookup, link and merge happens in one place, in
-order, so two profiles that turn out to be one person merge exactly once. It is cheap (a few
-table lookups per event); partitioning it by identifier is the path past one core.
+Most events name identifiers that all belong to one known customer already; a router resolves
+those from its own replica of the graph (:class:`GraphReplica`) and routes them at once. Only an
+event that changes the graph - an identifier seen for the first time, a link between two
+customers (a merge), an erasure - goes to ``nextbest.identity-requests``, whose single partition
+has exactly one consumer in the group: the writer (:class:`IdentityWriter`). It applies the
+change to its graph, writes the changed entries to ``nextbest.identity-graph`` (compacted: the
+graph's changelog, and what every replica reads), and replies with the customer and the graph
+offsets the answer depends on. Because every first sighting goes through the one writer, two
+routers can never give one new customer two ids.
+
+Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition;
+an erasure as an ``erase`` message to the customer's partition.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nextbest.errors import UnprocessableEvent
 from nextbest.identity import IdentityGraph
 from nextbest.identity.graph import identifier_keys
-from streams import envelope
-from streams.clock import broadcast_tick
-from streams.privacy import forward_erasure
-from streams.stages.ingest import deadletter
-from streams.tables import JsonTable
+from streams import envelope, kafka
+from streams.privacy import erasure_ack_record
+from streams.stage import Batch, Stage
 
 if TYPE_CHECKING:
-    from streams.app import Pipeline
+    from streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
+_ID = "id:"
 
-def register(pipeline: Pipeline) -> None:
-    app = pipeline.app
-    graph = IdentityGraph(JsonTable(pipeline.tables["identities"]))
-    customers = pipeline.customer_events
 
-    async def erase(event: dict[str, Any]) -> None:
+class RecordingStore(dict[str, Any]):
+    """A dict that remembers which keys changed (None: removed) since ``take_changes``."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changes: dict[str, Any] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.changes[key] = value
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            self.changes[key] = None
+        return super().pop(key, default)
+
+    def take_changes(self) -> dict[str, Any]:
+        changes, self.changes = self.changes, {}
+        return changes
+
+
+async def read_graph(broker: str, topic: str) -> tuple[dict[str, Any], dict[int, int]]:
+    """The whole graph topic from its beginning to its end: entries and end offsets."""
+    client = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
+                              max_partition_fetch_bytes=16 * 1024 * 1024)
+    await client.start()
+    try:
+        tps = await kafka.topic_partitions(client, topic)
+        client.assign(tps)
+        ends = await kafka.end_offsets(client, tps)
+        await client.seek_to_beginning(*tps)
+        store: dict[str, Any] = {}
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            for tp in list(remaining):
+                if await client.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+            if not remaining:
+                break
+            batch = await client.getmany(*remaining, timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    _apply(store, record.key, record.value)
+        return store, {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await client.stop()
+
+
+def _apply(store: dict[str, Any], key: bytes | None, value: bytes | None) -> None:
+    if key is None:
+        return
+    name = key.decode()
+    if value is None:
+        store.pop(name, None)
+    else:
+        store[name] = orjson.loads(value)
+
+
+class GraphReplica:
+    """This worker's copy of the identity graph, kept current from the graph topic."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.store: dict[str, Any] = {}
+        self.positions: dict[int, int] = {}
+        self._advanced = asyncio.Event()
+        self._client: AIOKafkaConsumer | None = None
+
+    def customer_of(self, keys: list[str]) -> str | None:
+        """The customer all ``keys`` belong to, or None when one is unknown or they disagree."""
+        store = self.store
+        found = store.get(_ID + keys[0])
+        if found is None:
+            return None
+        for key in keys[1:]:
+            if store.get(_ID + key) != found:
+                return None
+        return str(found)
+
+    def lookup(self, key: str) -> str | None:
+        found = self.store.get(_ID + key)
+        return None if found is None else str(found)
+
+    def has_reached(self, offsets: dict[str, int]) -> bool:
+        return all(self.positions.get(int(p), 0) >= o for p, o in offsets.items())
+
+    async def reached(self, offsets: dict[str, int]) -> None:
+        while not self.has_reached(offsets):
+            self._advanced.clear()
+            await self._advanced.wait()
+
+    async def start(self) -> None:
+        """Read the graph up to its current end (the worker starts routing after that)."""
+        settings = self.pipeline.settings
+        self.store, self.positions = await read_graph(settings.kafka_broker,
+                                                      settings.identity_graph_topic)
+        client = self._client = kafka.consumer(settings, group=None)
+        await client.start()
+        tps = await kafka.topic_partitions(client, settings.identity_graph_topic)
+        client.assign(tps)
+        for tp in tps:
+            client.seek(tp, self.positions.get(tp.partition, 0))
+        logger.info("identity replica: %d entries", len(self.store))
+
+    async def run(self) -> None:
+        assert self._client is not None
+        while True:
+            batch = await self._client.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    _apply(self.store, record.key, record.value)
+                if records:
+                    self.positions[tp.partition] = records[-1].offset + 1
+            if batch:
+                self._advanced.set()
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.stop()
+
+
+class IdentityWriter(Stage):
+    """The one consumer of ``nextbest.identity-requests``: applies graph changes in order."""
+
+    name = "identity"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(pipeline.settings, [pipeline.settings.identity_request_topic])
+        self.pipeline = pipeline
+        self.store = RecordingStore()
+        self.graph = IdentityGraph(self.store)
+        self.replies: list[dict[str, Any]] = []
+        self.ready = False
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        if not partitions:
+            return
+        settings = self.settings
+        # Own copy, not the replica: the writer must see its own writes at once.
+        store, _ = await read_graph(settings.kafka_broker, settings.identity_graph_topic)
+        self.store = RecordingStore(store)
+        self.graph = IdentityGraph(self.store)
+        self.ready = True
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        if partitions:
+            self.ready = False
+            self.store = RecordingStore()
+            self.graph = IdentityGraph(self.store)
+
+    async def process(self, batch: Batch) -> None:
+        for records in batch.values():
+            for record in records:
+                request = envelope.unpack(record.value)
+                try:
+                    if "erase" in request:
+                        await self.erase(request["erase"])
+                        customer_id = None
+                    else:
+                        customer_id = await self.resolve(request["ref"])
+                except UnprocessableEvent:
+                    customer_id = None  # the router checked; only a corrupt request lands here
+                self.replies.append({"rid": request["rid"], "cid": customer_id})
+        await self.checkpoint()  # replies go out at once: routers hold events until then
+
+    async def resolve(self, ref: dict[str, Any]) -> str:
+        pipeline = self.pipeline
+        resolution = self.graph.resolve(ref)
+        survivor = resolution.customer_id
+        for absorbed in resolution.merged:
+            pipeline.metrics.identity_merges.inc()
+            self.inflight.add(await pipeline.producer.send(
+                pipeline.settings.customer_topic, key=absorbed.encode(),
+                partition=pipeline.customer_partition(absorbed),
+                value=envelope.pack({"k": envelope.MERGE, "absorbed": absorbed,
+                                     "survivor": survivor})))
+        if resolution.new_identifiers or resolution.merged:
+            for key in self.graph.members(survivor):
+                pipeline.serving.link(key, survivor)
+        return survivor
+
+    async def erase(self, event: dict[str, Any]) -> None:
+        pipeline = self.pipeline
         keys = identifier_keys(event.get("customer"))
-        customer_id = next((c for c in map(graph.lookup, keys) if c is not None), None)
-        removed = graph.forget(customer_id) if customer_id is not None else []
+        customer_id = next((c for c in map(self.graph.lookup, keys) if c is not None), None)
+        removed = self.graph.forget(customer_id) if customer_id is not None else []
         for key in removed:
             pipeline.serving.unlink(key)
-        await forward_erasure(pipeline, event, customer_id, len(removed))
+        requested_at = int(event["event_time"])
+        if customer_id is None:  # nobody to erase: acknowledge at once
+            record = erasure_ack_record(event["event_id"], None, requested_at, 0)
+            self.inflight.add(await pipeline.producer.send(
+                pipeline.settings.erasure_ack_topic, key=event["event_id"].encode(),
+                value=pipeline.codec.encode("erasure_ack", record)))
+            pipeline.metrics.erasures.inc()
+            return
+        self.inflight.add(await pipeline.producer.send(
+            pipeline.settings.customer_topic, key=customer_id.encode(),
+            partition=pipeline.customer_partition(customer_id),
+            value=envelope.pack({"k": envelope.ERASE, "cid": customer_id,
+                                 "request": event["event_id"], "requested_at": requested_at,
+                                 "identifiers": len(removed)})))
 
-    @app.agent(pipeline.identity_resolution, name="identity")
-    async def identity(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                routed = envelope.unpack(message.value)
-                if _is_erasure(routed):
-                    await erase(routed["e"])
-                    continue
-                resolution = graph.resolve(routed["e"].get("customer"))
-            except UnprocessableEvent as exc:
-                await deadletter(pipeline, message, family=_family(message), reason=exc.reason,
-                                 detail=str(exc), stage="identity")
-                continue
-            except Exception as exc:
-                logger.exception("identity failed on %s[%s]@%s", message.topic,
-                                 message.partition, message.offset)
-                await deadletter(pipeline, message, family=_family(message),
-                                 reason="internal_error", detail=repr(exc), stage="identity")
-                continue
-            survivor = resolution.customer_id
-            for absorbed in resolution.merged:
-                pipeline.metrics.identity_merges.inc()
-                await customers.send(
-                    key=absorbed.encode(),
-                    value=envelope.pack({"k": envelope.MERGE, "absorbed": absorbed,
-                                         "survivor": survivor}),
-                )
-            if resolution.new_identifiers or resolution.merged:
-                for key in graph.members(survivor):
-                    pipeline.serving.link(key, survivor)
-            routed["cid"] = survivor
-            await customers.send(key=survivor.encode(), value=envelope.pack(routed))
-            pipeline.watermark.advance(int(routed["e"]["event_time"]))
-            if pipeline.watermark.due():
-                await broadcast_tick(pipeline, pipeline.watermark.time)
-
-
-def _is_erasure(routed: dict[str, Any]) -> bool:
-    return routed.get("f") == "identity" and routed["e"].get("kind") == "erasure_requested"
-
-
-def _family(message: Any) -> str:
-    try:
-        return str(envelope.unpack(message.value).get("f", "unknown"))
-    except Exception:
-        return "unknown"
+    async def persist(self) -> None:
+        """Graph entries first (after the merge and erase messages were acked), then the
+        replies, which carry the graph offsets a router must have read before it routes."""
+        pipeline = self.pipeline
+        topic = pipeline.settings.identity_graph_topic
+        changes = self.store.take_changes()
+        sends = []
+        for key, value in changes.items():
+            blob = None if value is None else orjson.dumps(value)
+            sends.append(await pipeline.producer.send(topic, key=key.encode(), value=blob))
+        graph: dict[str, int] = {}
+        for metadata in await asyncio.gather(*sends):
+            p = str(metadata.partition)
+            graph[p] = max(graph.get(p, 0), metadata.offset + 1)
+        replies, self.replies = self.replies, []
+        for reply in replies:
+            reply["graph"] = graph
+            self.inflight.add(await pipeline.producer.send(
+                pipeline.settings.identity_reply_topic, value=envelope.pack(reply)))

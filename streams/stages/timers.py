@@ -1,17 +1,18 @@
-"""Timers: wall-clock ticks to every customer partition, and the write-behind flush to Redis."""
+"""Timed work of a worker: the write-behind flush to Redis, model checkpoints, weekly sentiment
+digests and consumer lag."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from streams import envelope
 from streams.checkpoints import CheckpointWriter
-from streams.clock import broadcast_tick
+from streams.stage import Stage
 
 if TYPE_CHECKING:
-    from streams.app import Pipeline
+    from streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -31,81 +32,63 @@ def digest_record(digest: dict[str, Any]) -> dict[str, Any]:
             "negative": themes(digest["negative"]), "positive": themes(digest["positive"])}
 
 
-def register(pipeline: Pipeline) -> None:
-    app = pipeline.app
-    settings = pipeline.settings
-
-    if settings.wall_clock_ticks:
-
-        @app.timer(interval=settings.tick_interval_seconds, on_leader=True, name="clock")
-        async def clock() -> None:
-            # A tick travels through the partition like an event, so sweeps happen in the
-            # stream's own context (changelog writes go to the right partition) and in order.
-            now = int(time.time() * 1000)
-            topic = pipeline.customer_events
-            for partition in range(settings.partitions):
-                await topic.send(
-                    value=envelope.pack({"k": envelope.TICK, "now": now}), partition=partition
-                )
-
-    @app.timer(interval=settings.tick_interval_seconds, name="watermark")
-    async def watermark() -> None:
-        # Event-time ticks the identity stage held back to avoid flooding: send the last one.
-        if pipeline.watermark.due(force=True):
-            await broadcast_tick(pipeline, pipeline.watermark.time)
-
-    @app.timer(interval=settings.redis_flush_interval_seconds, name="redis_flush")
-    async def redis_flush() -> None:
+async def every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` every ``seconds`` until cancelled; a failure is logged and retried."""
+    while True:
+        await asyncio.sleep(seconds)
         try:
-            written = await pipeline.serving.flush()
+            await work()
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
-            logger.warning("redis flush failed, will retry: %s", exc)
-            return
-        pipeline.metrics.profiles_written.inc(written)
+            logger.warning("%s failed, will retry: %s", getattr(work, "__name__", work), exc)
 
+
+Job = tuple[float, Callable[[], Awaitable[None]]]
+
+
+def timed_jobs(pipeline: Pipeline, stages: list[Stage]) -> list[Job]:
+    """The timed jobs: (interval in seconds, job), each to run with :func:`every`."""
+    settings = pipeline.settings
     writer = CheckpointWriter(settings)
 
-    @app.timer(interval=settings.model_checkpoint_seconds, name="model_checkpoint")
+    async def redis_flush() -> None:
+        written = await pipeline.serving.flush()
+        pipeline.metrics.profiles_written.inc(written)
+
     async def model_checkpoint() -> None:
         models = pipeline.engine.models
         if models.events == pipeline.checkpointed_events:
             return  # nothing learnt since the last checkpoint
         events, data = models.events, models.checkpoint()
-        try:
-            await writer.write(data)
-        except Exception as exc:
-            logger.warning("model checkpoint failed, will retry: %s", exc)
-            return
+        await writer.write(data)
         pipeline.checkpointed_events = events
         logger.info("model checkpoint written (%d bytes, %d events)", len(data), events)
 
-    @app.timer(interval=settings.digest_check_seconds, name="sentiment_digest")
     async def sentiment_digest() -> None:
         # Weeks of event time that have ended: publish their digest once.
-        digest = pipeline.engine.models.digest
-        for week in digest.due(pipeline.engine.models.watermark):
-            record = digest_record(digest.digest(week))
-            try:
-                await pipeline.digests.send(
-                    key=week.encode(), value=pipeline.codec.encode("sentiment_digest", record))
-            except Exception as exc:
-                logger.warning("sentiment digest %s not published, will retry: %s", week, exc)
-                return
-            digest.mark_published(week)
+        models = pipeline.engine.models
+        for week in models.digest.due(models.watermark):
+            record = digest_record(models.digest.digest(week))
+            await pipeline.producer.send_and_wait(
+                settings.digest_topic, key=week.encode(),
+                value=pipeline.codec.encode("sentiment_digest", record))
+            models.digest.mark_published(week)
 
     exported: set[tuple[str, str]] = set()
 
-    @app.timer(interval=5.0, name="consumer_lag")
     async def consumer_lag() -> None:
-        consumer = app.consumer
         reported: set[tuple[str, str]] = set()
-        for tp in consumer.assignment():
-            try:
-                highwater = consumer.highwater(tp)
-                position = await consumer.position(tp)
-            except Exception:  # partition moving in a rebalance
-                continue
-            if highwater is not None and position is not None:
+        for stage in stages:
+            consumer = stage.consumer
+            for tp in consumer.assignment():
+                try:
+                    highwater = consumer.highwater(tp)
+                    position = await consumer.position(tp)
+                except Exception:  # partition moving in a rebalance
+                    continue
+                if highwater is None or position is None:
+                    continue
                 labels = (tp.topic, str(tp.partition))
                 pipeline.metrics.consumer_lag.labels(*labels).set(max(0, highwater - position))
                 reported.add(labels)
@@ -113,3 +96,10 @@ def register(pipeline: Pipeline) -> None:
             pipeline.metrics.consumer_lag.remove(*labels)
         exported.clear()
         exported.update(reported)
+
+    return [
+        (settings.redis_flush_interval_seconds, redis_flush),
+        (settings.model_checkpoint_seconds, model_checkpoint),
+        (settings.digest_check_seconds, sentiment_digest),
+        (1.0, consumer_lag),
+    ]

@@ -3,7 +3,8 @@ customer number) points at one canonical nextbest customer id.
 
 Identifiers that arrive together are linked; when they point at two different customers, the two
 become one (the smaller id survives, so the outcome does not depend on which worker sees it).
-The graph lives in any mutable mapping - a dict in tests, a Faust table in the worker.
+The graph lives in any mutable mapping: a dict in process, the identity writer's store (whose
+changes it writes to a compacted topic) in the worker.
 """
 
 from __future__ import annotations

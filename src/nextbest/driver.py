@@ -1,0 +1,198 @@
+"""The one loop that drives the engine: resolve -> step -> agenda -> wake.
+
+The streaming worker, the closed-loop simulation, the engine benchmark and replays all run
+customers through this module, so they measure and decide the same way.
+
+* :class:`CustomerPartition` holds the customers of one partition: their profiles (any
+  :class:`ProfileStore`), the agenda of who to wake when, and the partition's event-time clock.
+  Its calls return :class:`~nextbest.engine.StepResult` s for the caller to publish (decisions,
+  verdicts, outcomes) and, for merges, the messages that must reach another partition.
+* :class:`InProcess` adds identity resolution in front of one partition holding every customer:
+  the whole pipeline in one process, with merges carried out at once.
+
+A merge happens in two halves because the two profiles may live on different partitions (and
+workers): the absorbed customer's partition leaves a tombstone pointing at the survivor and hands
+the profile over (:meth:`CustomerPartition.merge_out`), the survivor's partition folds it in
+(:meth:`CustomerPartition.absorb`). An event still in flight to the absorbed id meets the
+tombstone and is passed on (:meth:`CustomerPartition.step` returns a :class:`Redirect`).
+
+>>> from nextbest.engine import Engine
+>>> NOON = 1_700_049_600_000
+>>> loop = InProcess(Engine())
+>>> ret = {"event_id": "e1", "event_time": NOON, "customer": {"email": "lisa@example.com"},
+...        "kind": "return", "order_id": "o1", "total": 59.0, "currency": "EUR",
+...        "channel": "pos", "discount_codes": [], "decision_id": None,
+...        "return_reason": "defective",
+...        "lines": [{"item_id": "dress-1", "category": "dresses", "quantity": 1,
+...                   "unit_price": 59.0}]}
+>>> [d.decision_type for r in loop.feed("purchase", ret) for d in r.decisions]
+['service_recovery']
+>>> loop.feed("purchase", ret)  # re-delivered: nothing new
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nextbest.agenda import Agenda
+from nextbest.engine import Engine, StepResult
+from nextbest.identity import IdentityGraph
+from nextbest.profile.state import CustomerProfile
+
+
+class ProfileStore(Protocol):
+    """Where a partition's profiles live: a dict in process, a changelogged store in a worker."""
+
+    def get(self, customer_id: str) -> CustomerProfile | None: ...
+
+    def put(self, profile: CustomerProfile) -> None: ...
+
+    def delete(self, customer_id: str) -> None: ...
+
+    def wake_times(self) -> Iterator[tuple[str, int]]:
+        """(customer, earliest due moment) of every profile waiting to be woken."""
+        ...
+
+
+class DictProfiles(dict[str, CustomerProfile]):
+    """Profiles in a plain dict (in-process runs and tests)."""
+
+    def put(self, profile: CustomerProfile) -> None:
+        self[profile.customer_id] = profile
+
+    def delete(self, customer_id: str) -> None:
+        self.pop(customer_id, None)
+
+    def wake_times(self) -> Iterator[tuple[str, int]]:
+        for customer_id, profile in self.items():
+            if profile.due:
+                yield customer_id, min(profile.due.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """The event's customer was merged into ``survivor`` while the event was on its way."""
+
+    survivor: str
+
+
+class CustomerPartition:
+    """The customers of one partition, their agenda and their event-time clock."""
+
+    def __init__(self, engine: Engine, profiles: ProfileStore | None = None) -> None:
+        self.engine = engine
+        self.profiles: ProfileStore = profiles if profiles is not None else DictProfiles()
+        self.agenda = Agenda({}, scope="partition", bucket_ms=engine.settings.agenda_bucket_ms)
+        self.clock = 0
+        """The highest event time this partition has seen (events and ticks)."""
+        for customer_id, at in self.profiles.wake_times():
+            self.agenda.schedule(customer_id, at)
+
+    def step(self, customer_id: str, family: str, event: dict[str, Any]
+             ) -> StepResult | Redirect | None:
+        """One event for one customer. ``None`` for an event already stepped (re-delivered)."""
+        profile = self.profiles.get(customer_id)
+        if profile is not None and profile.merged_into:
+            return Redirect(profile.merged_into)
+        result = self.engine.step(profile, customer_id, family, event)
+        if result.duplicate:
+            return None
+        self._commit(result)
+        return result
+
+    def merge_out(self, absorbed_id: str, survivor_id: str) -> dict[str, Any] | None:
+        """First half of a merge, on the absorbed customer's partition: leave a tombstone and
+        return the profile to hand to the survivor (None if there is none, or it already left).
+        """
+        absorbed = self.profiles.get(absorbed_id)
+        if absorbed is None or absorbed.merged_into:
+            return None
+        self.profiles.put(CustomerProfile(absorbed_id, merged_into=survivor_id))
+        return absorbed.to_dict()
+
+    def absorb(self, survivor_id: str, absorbed: dict[str, Any]) -> StepResult | None:
+        """Second half of a merge, on the survivor's partition (idempotent)."""
+        profile = CustomerProfile.from_dict(absorbed)
+        survivor = self.profiles.get(survivor_id) or CustomerProfile(survivor_id)
+        if profile.customer_id in survivor.merged_from:
+            return None
+        result = StepResult(self.engine.merge(survivor, profile))
+        self._commit(result)
+        return result
+
+    def erase(self, customer_id: str) -> bool:
+        """Forget a customer's profile and the models' state of them. True if a profile went."""
+        existed = self.profiles.get(customer_id) is not None
+        self.profiles.delete(customer_id)
+        self.engine.forget(customer_id)
+        return existed
+
+    def advance(self, now: int) -> list[StepResult]:
+        """Move event time on to ``now`` and wake every customer whose moment has come."""
+        if now > self.clock:
+            self.clock = now
+        results = []
+        for customer_id in self.agenda.pop_due(self.clock):
+            profile = self.profiles.get(customer_id)
+            if profile is None or profile.merged_into:
+                continue
+            result = self.engine.wake(profile, self.clock)
+            self._commit(result)
+            results.append(result)
+        return results
+
+    def _commit(self, result: StepResult) -> None:
+        self.profiles.put(result.profile)
+        if result.wake_at is not None:
+            self.agenda.schedule(result.profile.customer_id, result.wake_at)
+
+
+class InProcess:
+    """Identity resolution and one partition holding every customer: the pipeline in-process.
+
+    ``feed`` resolves an event's customer, carries out any merge it causes, steps it and wakes
+    whoever is due by its event time; it returns every result in the order it was made.
+    """
+
+    def __init__(self, engine: Engine, graph: IdentityGraph | None = None,
+                 profiles: ProfileStore | None = None) -> None:
+        self.engine = engine
+        self.graph = graph if graph is not None else IdentityGraph({})
+        self.partition = CustomerPartition(engine, profiles)
+        self.merged: list[tuple[str, dict[str, Any]]] = []
+        """(survivor, absorbed profile) of every merge carried out, for callers that audit."""
+
+    @property
+    def profiles(self) -> ProfileStore:
+        return self.partition.profiles
+
+    def feed(self, family: str, event: dict[str, Any]) -> list[StepResult]:
+        """Raises :class:`~nextbest.errors.UnprocessableEvent` for an event naming nobody."""
+        if family == "catalog":
+            self.engine.models.update_catalog(event)
+            return []
+        resolution = self.graph.resolve(event.get("customer"))
+        customer_id = resolution.customer_id
+        results = []
+        for absorbed_id in resolution.merged:
+            handed = self.partition.merge_out(absorbed_id, customer_id)
+            if handed is None:
+                continue
+            self.partition.profiles.delete(absorbed_id)  # one process: no tombstone needed
+            self.merged.append((customer_id, handed))
+            merged = self.partition.absorb(customer_id, handed)
+            if merged is not None:
+                results.append(merged)
+        stepped = self.partition.step(customer_id, family, event)
+        assert not isinstance(stepped, Redirect)  # one process: nothing is ever in flight
+        if stepped is not None:
+            results.append(stepped)
+        results.extend(self.partition.advance(int(event["event_time"])))
+        return results
+
+    def wake_all(self, now: int) -> list[StepResult]:
+        """Wake every customer with a due moment at ``now`` (the end of a run)."""
+        return self.partition.advance(now)

@@ -1,0 +1,102 @@
+"""The worker's Kafka plumbing on aiokafka: clients, key partitioning, in-flight sends.
+
+The worker drives aiokafka directly (no stream framework in between): it fetches records in
+batches, hands them to the engine, produces without waiting per message and waits once per
+checkpoint for everything it produced (:class:`InFlight`) before it commits what it consumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
+
+from streams.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client),
+    so other clients keying by customer land on the same partition.
+
+    >>> partition_of("nb-1c2d3e4f5a6b7c8d", 4) in range(4)
+    True
+    """
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_broker,
+        "linger_ms": settings.producer_linger_ms,
+        "max_batch_size": 256 * 1024,
+        "acks": 1,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def consumer(settings: WorkerSettings, *, group: str | None, **overrides: Any
+             ) -> AIOKafkaConsumer:
+    """A consumer that never commits by itself; ``group=None`` for one that is assigned
+    partitions by hand (replicas of whole topics)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_broker,
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        "session_timeout_ms": int(settings.session_timeout_seconds * 1000),
+        "heartbeat_interval_ms": int(min(3.0, settings.session_timeout_seconds / 3) * 1000),
+    }
+    if group is not None and settings.worker_id:
+        # Static membership: a restarted worker takes its partitions back without a rebalance.
+        options["group_instance_id"] = f"{settings.worker_id}.{group}"
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
+class InFlight:
+    """Delivery futures of messages produced and not yet acknowledged by the broker."""
+
+    def __init__(self) -> None:
+        self._futures: list[asyncio.Future[Any]] = []
+
+    def add(self, future: asyncio.Future[Any]) -> None:
+        self._futures.append(future)
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    async def settle(self) -> None:
+        """Wait for every pending ack; raises the first delivery error (then nothing that
+        depends on these messages may be committed)."""
+        futures, self._futures = self._futures, []
+        if futures:
+            await asyncio.gather(*futures)
+
+
+async def end_offsets(client: AIOKafkaConsumer, tps: Iterable[TopicPartition]
+                      ) -> dict[TopicPartition, int]:
+    tps = list(tps)
+    return dict(await client.end_offsets(tps)) if tps else {}
+
+
+async def topic_partitions(client: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` (the topic must exist)."""
+    for _ in range(50):
+        # The consumer's own metadata covers only its subscriptions: ask the cluster.
+        metadata = await client._client.fetch_all_metadata()
+        found = metadata.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"topic {topic} has no partitions (was it created?)")

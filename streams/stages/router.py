@@ -1,0 +1,242 @@
+"""The router: decode, validate, dead-letter and resolve identity on the way in, then straight to
+the customer's partition of ``nextbest.customer-events``.
+
+Nothing is dropped: a message is either routed (events), left to every worker's catalog replica
+(catalog), or dead-lettered with its original bytes and headers.
+
+An event whose identifiers all belong to one known customer is routed from the local replica of
+the identity graph at once. Any other event asks the identity writer (see
+``streams/stages/identity.py``) and waits for its reply; later events of the same input
+partition wait behind it, so one customer's events reach their partition in the order they
+came. Offsets are committed only up to the first event still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
+from nextbest.identity.graph import identifier_keys
+from streams import envelope, kafka
+from streams.clock import Watermark
+from streams.deadletter import send_deadletter
+from streams.stage import Batch, Stage
+from streams.stages.identity import GraphReplica
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity")
+
+
+@dataclass(slots=True)
+class Held:
+    """An event waiting for the identity writer, or behind one that is."""
+
+    offset: int
+    routed: dict[str, Any]
+    customer_id: str | None = None
+    erasure: bool = False
+    answered: bool = False
+
+
+class Router(Stage):
+    name = "router"
+
+    def __init__(self, pipeline: Pipeline, replica: GraphReplica) -> None:
+        settings = pipeline.settings
+        self.family_of = {settings.input_topic(f): f for f in (*EVENT_FAMILIES, "catalog")}
+        super().__init__(settings, list(self.family_of))
+        self.pipeline = pipeline
+        self.replica = replica
+        self.held: dict[TopicPartition, deque[Held]] = {}
+        self.asked: dict[str, tuple[TopicPartition, Held]] = {}
+        self._prefix = uuid.uuid4().hex[:12]
+        self._requests = 0
+        self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
+        self._forced_tick = time.monotonic()
+        self._replies = kafka.consumer(settings, group=None)
+
+    # --- consuming ----------------------------------------------------------------------------
+
+    async def process(self, batch: Batch) -> None:
+        accepted: Counter[str] = Counter()
+        for tp, records in batch.items():
+            family = self.family_of.get(tp.topic, "unknown")
+            for record in records:
+                if await self.take(tp, family, record):
+                    accepted[family] += 1
+        for family, count in accepted.items():
+            self.pipeline.metrics.events_in.labels(family).inc(count)
+        if self.watermark.due():
+            await self.broadcast_tick(self.watermark.time)
+
+    async def take(self, tp: TopicPartition, family: str,
+                   record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Route, hold or dead-letter one record; True when it was a valid event."""
+        try:
+            decoded = await self.decode(record.value, family)
+        except CodecError as exc:
+            await self.reject(record, family, exc.reason, str(exc))
+            return False
+        except Exception as exc:  # never let one message stop the stream
+            logger.exception("router failed on %s[%s]@%s", record.topic, record.partition,
+                             record.offset)
+            await self.reject(record, family, "internal_error", repr(exc))
+            return False
+        if family == "catalog":
+            return True  # every worker's catalog replica applies it
+        event = decoded.event
+        routed = {"k": envelope.EVENT, "f": decoded.family, "e": event, "t0": record.timestamp}
+        if decoded.family == "identity" and event.get("kind") == "erasure_requested":
+            held = Held(record.offset, routed, erasure=True)
+            self.hold(tp, held)
+            await self.ask(tp, held, {"erase": event})
+            return True
+        keys = identifier_keys(event.get("customer"))
+        if not keys:
+            await self.reject(record, family, "no_customer_identifier",
+                              "the event names no customer")
+            return False
+        customer_id = self.replica.customer_of(keys)
+        queue = self.held.get(tp)
+        if customer_id is not None and not queue:
+            await self.route(routed, customer_id)
+            return True
+        held = Held(record.offset, routed, customer_id)
+        self.hold(tp, held)
+        if customer_id is None:
+            await self.ask(tp, held, {"ref": event["customer"]})
+        else:
+            held.answered = True
+        return True
+
+    async def decode(self, value: bytes | None, family: str) -> DecodedEvent:
+        """Decode; while an external schema registry is unreachable, wait and retry the same
+        message (an outage is not the message's fault, so it must not be dead-lettered)."""
+        delay = 0.5
+        while True:
+            try:
+                return self.pipeline.codec.decode(value, family_hint=family)
+            except RegistryUnavailable as exc:
+                logger.warning("schema registry unavailable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def reject(self, record: ConsumerRecord[bytes, bytes], family: str, reason: str,
+                     detail: str) -> None:
+        self.inflight.add(await send_deadletter(self.pipeline, record, family=family,
+                                                reason=reason, detail=detail, stage="router"))
+
+    # --- routing ------------------------------------------------------------------------------
+
+    async def route(self, routed: dict[str, Any], customer_id: str) -> None:
+        pipeline = self.pipeline
+        routed["cid"] = customer_id
+        self.inflight.add(await pipeline.producer.send(
+            pipeline.settings.customer_topic, key=customer_id.encode(),
+            value=envelope.pack(routed), partition=pipeline.customer_partition(customer_id)))
+        self.watermark.advance(int(routed["e"]["event_time"]))
+
+    async def broadcast_tick(self, now: int) -> None:
+        """Event time to every customer partition, so quiet ones still sweep their agenda."""
+        pipeline = self.pipeline
+        tick = envelope.pack({"k": envelope.TICK, "now": now})
+        for partition in range(pipeline.settings.partitions):
+            self.inflight.add(await pipeline.producer.send(
+                pipeline.settings.customer_topic, value=tick, partition=partition))
+
+    async def idle(self) -> None:
+        interval = self.settings.tick_interval_seconds
+        if time.monotonic() - self._forced_tick >= interval:
+            self._forced_tick = time.monotonic()
+            if self.watermark.due(force=True):
+                await self.broadcast_tick(self.watermark.time)
+
+    def hold(self, tp: TopicPartition, held: Held) -> None:
+        queue = self.held.get(tp)
+        if queue is None:
+            queue = self.held[tp] = deque()
+        queue.append(held)
+
+    async def drain(self, tp: TopicPartition) -> None:
+        """Route the events at the head of ``tp``'s queue whose customer is known now."""
+        queue = self.held.get(tp)
+        while queue:
+            head = queue[0]
+            if not head.answered:
+                return
+            queue.popleft()
+            if not head.erasure:
+                assert head.customer_id is not None
+                await self.route(head.routed, head.customer_id)
+
+    # --- the identity writer ------------------------------------------------------------------
+
+    async def ask(self, tp: TopicPartition, held: Held, request: dict[str, Any]) -> None:
+        self._requests += 1
+        rid = f"{self._prefix}:{self._requests}"
+        self.asked[rid] = (tp, held)
+        pipeline = self.pipeline
+        self.inflight.add(await pipeline.producer.send(
+            pipeline.settings.identity_request_topic, value=envelope.pack({"rid": rid, **request})))
+
+    async def start(self) -> None:
+        await super().start()
+        client = self._replies
+        await client.start()
+        tps = await kafka.topic_partitions(client, self.settings.identity_reply_topic)
+        client.assign(tps)
+        await client.seek_to_end(*tps)
+        for tp in tps:  # resolve the position now: replies to come start after it
+            await client.position(tp)
+
+    async def answers(self) -> None:
+        """Replies of the identity writer: route what waited for them."""
+        while True:
+            batch = await self._replies.getmany(timeout_ms=1000)
+            replies = [envelope.unpack(r.value) for rs in batch.values() for r in rs if r.value]
+            mine = [reply for reply in replies if reply["rid"] in self.asked]
+            if not mine:
+                continue
+            async with self.lock:
+                touched = set()
+                for reply in mine:
+                    found = self.asked.pop(reply["rid"], None)
+                    if found is None:
+                        continue  # its partition moved to another worker meanwhile
+                    tp, held = found
+                    held.customer_id = reply["cid"]
+                    held.answered = True
+                    touched.add(tp)
+                for tp in touched:
+                    await self.drain(tp)
+
+    def committable(self) -> dict[TopicPartition, int]:
+        offsets = dict(self.positions)
+        for tp, queue in self.held.items():
+            if queue and tp in offsets:
+                offsets[tp] = min(offsets[tp], queue[0].offset)
+        return offsets
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            self.held.pop(tp, None)
+        self.asked = {rid: (tp, h) for rid, (tp, h) in self.asked.items()
+                      if tp not in partitions}
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            await self._replies.stop()

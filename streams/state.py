@@ -1,0 +1,121 @@
+"""Customer state of one partition: profiles in memory, made durable by a changelog topic.
+
+Profiles are kept as their serialised bytes, and the ones in use (a bounded set of hot
+customers) as live objects. A changed profile is marked dirty and written to the changelog
+(``nextbest.customer-state``, compacted, keyed by customer, one partition per customer
+partition) once per checkpoint, however many events changed it in between. A worker that takes a
+partition over reads that changelog partition back before it processes the partition's events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nextbest.profile.state import CustomerProfile
+
+logger = logging.getLogger(__name__)
+
+HOT_PROFILES = 50_000
+"""Live profile objects kept per partition; colder ones stay serialised until touched."""
+
+
+class PartitionProfiles:
+    """A :class:`nextbest.driver.ProfileStore` over serialised profiles and a changelog."""
+
+    def __init__(self, blobs: dict[str, bytes] | None = None, *, hot: int = HOT_PROFILES
+                 ) -> None:
+        self._blobs: dict[str, bytes] = blobs or {}
+        self._hot: dict[str, CustomerProfile] = {}
+        self._dirty: set[str] = set()
+        self._hot_limit = hot
+
+    def __len__(self) -> int:
+        return len(self._blobs) + sum(1 for c in self._hot if c not in self._blobs)
+
+    def get(self, customer_id: str) -> CustomerProfile | None:
+        profile = self._hot.get(customer_id)
+        if profile is not None:
+            return profile
+        blob = self._blobs.get(customer_id)
+        if blob is None:
+            return None
+        profile = CustomerProfile.from_dict(orjson.loads(blob))
+        self._hot[customer_id] = profile
+        return profile
+
+    def put(self, profile: CustomerProfile) -> None:
+        self._hot[profile.customer_id] = profile
+        self._dirty.add(profile.customer_id)
+
+    def delete(self, customer_id: str) -> None:
+        self._hot.pop(customer_id, None)
+        self._blobs.pop(customer_id, None)
+        self._dirty.add(customer_id)
+
+    def wake_times(self) -> Iterator[tuple[str, int]]:
+        for customer_id, profile in self._hot.items():
+            if profile.due:
+                yield customer_id, min(profile.due.values())
+        for customer_id, blob in self._blobs.items():
+            if customer_id in self._hot:
+                continue
+            due = orjson.loads(blob).get("due")
+            if due:
+                yield customer_id, min(due.values())
+
+    @property
+    def dirty(self) -> int:
+        return len(self._dirty)
+
+    def changes(self) -> list[tuple[str, bytes | None]]:
+        """Every profile changed since the last call, serialised (None: deleted), and the
+        cold end of the hot set let go (it is clean now)."""
+        changed: list[tuple[str, bytes | None]] = []
+        for customer_id in self._dirty:
+            profile = self._hot.get(customer_id)
+            if profile is None:
+                changed.append((customer_id, None))
+                continue
+            blob = profile.to_json()
+            self._blobs[customer_id] = blob
+            changed.append((customer_id, blob))
+        self._dirty.clear()
+        excess = len(self._hot) - self._hot_limit
+        if excess > 0:
+            for customer_id in list(self._hot)[:excess]:
+                del self._hot[customer_id]
+        return changed
+
+
+async def restore(settings_broker: str, tp: TopicPartition) -> PartitionProfiles:
+    """Read a changelog partition from its beginning to its end."""
+    client = AIOKafkaConsumer(bootstrap_servers=settings_broker, group_id=None,
+                              enable_auto_commit=False,
+                              max_partition_fetch_bytes=16 * 1024 * 1024)
+    await client.start()
+    try:
+        client.assign([tp])
+        end = (await client.end_offsets([tp]))[tp]
+        await client.seek_to_beginning(tp)
+        blobs: dict[str, bytes] = {}
+        position = await client.position(tp)
+        while position < end:
+            batch = await client.getmany(tp, timeout_ms=1000)
+            for record in batch.get(tp, ()):
+                if record.key is None:
+                    continue
+                key = record.key.decode()
+                if record.value is None:
+                    blobs.pop(key, None)
+                else:
+                    blobs[key] = record.value
+            position = await client.position(tp)
+        logger.info("restored %d profiles of %s[%d] (%d records)", len(blobs), tp.topic,
+                    tp.partition, end)
+        return PartitionProfiles(blobs)
+    finally:
+        await client.stop()
