@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from river import drift
@@ -60,16 +58,27 @@ class Cost:
     events: int = 0
     alpha: float = 0.01
 
-    @contextmanager
-    def measure(self) -> Iterator[None]:
-        started = time.perf_counter_ns()
-        try:
-            yield
-        finally:
-            self.add((time.perf_counter_ns() - started) / 1_000)
+    def measure(self) -> _Measure:
+        """``with cost.measure(): ...`` adds the block's duration (a plain context manager:
+        a generator-based one cost about a microsecond per use on the hot path)."""
+        return _Measure(self)
 
     def add(self, us: float) -> None:
         self.events += 1
         self.last_us = us
         weight = max(self.alpha, 1.0 / self.events)
         self.mean_us += (us - self.mean_us) * weight
+
+
+class _Measure:
+    __slots__ = ("cost", "started")
+
+    def __init__(self, cost: Cost) -> None:
+        self.cost = cost
+        self.started = 0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter_ns()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cost.add((time.perf_counter_ns() - self.started) / 1_000)

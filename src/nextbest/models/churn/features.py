@@ -83,7 +83,9 @@ class Baseline:
 
 def _count(times: Sequence[int], start: int, end: int) -> int:
     """How many times fall in the half-open interval (start, end]."""
-    return sum(1 for t in times if start < t <= end)
+    if not times:
+        return 0
+    return len([t for t in times if start < t <= end])
 
 
 def _trend(recent: float, prior: float) -> float:
@@ -151,7 +153,7 @@ def extract(
 
     support_window = SUPPORT_WINDOW_DAYS * DAY_MS
     support_recent = _count(inputs.support_contacts, now_ms - support_window, now_ms)
-    support_before = sum(1 for t in inputs.support_contacts if t <= now_ms - support_window)
+    support_before = len([t for t in inputs.support_contacts if t <= now_ms - support_window])
     before_days = max(SUPPORT_WINDOW_DAYS, tenure - SUPPORT_WINDOW_DAYS)
     expected_support = support_before * SUPPORT_WINDOW_DAYS / before_days
 
