@@ -1,11 +1,17 @@
-"""``nextbest bench``: throughput and event->decision latency of the running pipeline, next to a
-raw aiokafka consume->produce passthrough on the same broker in the same run (the floor)."""
+"""``nextbest bench``: throughput, event->decision latency and the worker's CPU per event of the
+running pipeline, next to a raw aiokafka consume->produce passthrough on the same broker at the
+same rate in the same run (the floor), and the engine's own cost per event measured in-process
+by the same command.
+
+``--rate R`` is one run; ``--rates 500,1000,...`` a sweep with a fresh worker per rate, reporting
+the highest rate kept up with p99 <= 200 ms (``max_sustained_per_s``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import time
@@ -26,6 +32,7 @@ from streams.settings import WorkerSettings
 from streams.watch import PipelineWatcher, percentile
 from streams.worker_process import WorkerProcess, with_local_stack
 
+LATENCY_OBJECTIVE_MS = 200.0
 STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
 
 
@@ -130,7 +137,7 @@ def with_probes(
 
 
 async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, duration: float,
-                   seed: int, probe_every: int) -> dict[str, Any]:
+                   seed: int, probe_every: int, worker_pid: int | None) -> dict[str, Any]:
     watcher = PipelineWatcher(settings)
     await watcher.start()
     start_ms = int(time.time() * 1000)
@@ -144,6 +151,7 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
         steps_before = await asyncio.to_thread(_engine_steps, worker_url)
         catalog_before = publisher.stats.by_family.get("catalog", 0)
         sent_before = publisher.stats.sent
+        cpu_before = process_cpu_seconds(worker_pid) if worker_pid else None
         started = time.monotonic()
         stats = await publisher.publish(
             with_probes(shop.events(), every=probe_every, start_ms=start_ms),
@@ -161,21 +169,31 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
             break
         await asyncio.sleep(0.25)
     elapsed = time.monotonic() - started
+    cpu = process_cpu_seconds(worker_pid) - cpu_before if worker_pid and cpu_before else None
     await asyncio.sleep(1)
     await watcher.stop()
     seen = watcher.observed
     return {
         "sent": sent,
+        "catalog_sent": sent - expected,
         "publish_seconds": round(published, 1),
         "processed": int(processed),
         "throughput_per_s": round(processed / elapsed, 1),
         "decisions": dict(seen.decisions),
         "duplicate_decisions": seen.duplicates,
         "latency": _latency_summary(seen.latencies_ms),
+        "worker_cpu_us_per_event": round(cpu / processed * 1e6, 1) if cpu and processed else None,
     }
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_rate(args: argparse.Namespace, rate: float) -> dict[str, Any]:
+    """One run at ``rate``: the passthrough floor, then the pipeline with a fresh worker."""
     run = uuid.uuid4().hex[:6]
     settings, started = with_local_stack(
         topic_prefix="" if args.no_worker else f"bench-{run}.", data_dir=Path(f"var/bench/{run}"),
@@ -188,23 +206,49 @@ def run_bench(args: argparse.Namespace) -> int:
             worker.start()
             worker.ready()
         floor = asyncio.run(passthrough(
-            settings.kafka_broker, rate=args.rate, duration=args.duration,
+            settings.kafka_broker, rate=rate, duration=args.duration,
             fetch_max_wait_ms=settings.fetch_max_wait_ms, partitions=settings.partitions,
         ))
-        result = asyncio.run(pipeline(settings, worker.url, rate=args.rate,
-                                      duration=args.duration, seed=args.seed,
-                                      probe_every=args.probe_every))
+        pid = worker.process.pid if worker.process is not None else None
+        result = asyncio.run(pipeline(settings, worker.url, rate=rate, duration=args.duration,
+                                      seed=args.seed, probe_every=args.probe_every,
+                                      worker_pid=pid))
     finally:
         worker.stop()
         shutil.rmtree(settings.data_dir, ignore_errors=True)
         for service in reversed(started):
             service.stop()
-    report = {"rate": args.rate, "duration_s": args.duration, "pipeline": result,
-              "passthrough": floor}
+    report: dict[str, Any] = {"rate": rate, "duration_s": args.duration, "pipeline": result,
+                              "passthrough": floor}
     p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]
     report["p99_ratio_to_passthrough"] = round(p99 / floor_p99, 2) if p99 and floor_p99 else None
-    if args.json:
-        print(orjson.dumps(report).decode())
+    report["worker_cpu_us_per_event"] = result.pop("worker_cpu_us_per_event")
+    return report
+
+
+def sustained(report: dict[str, Any]) -> bool:
+    """Kept up: processed at (nearly) the offered rate with p99 within the 200 ms objective."""
+    pipeline = report["pipeline"]
+    p99 = pipeline["latency"]["p99_ms"]
+    return (p99 is not None and p99 <= LATENCY_OBJECTIVE_MS
+            and pipeline["processed"] >= 0.99 * (pipeline["sent"] - pipeline["catalog_sent"]))
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from streams.engine_bench import engine_bench
+
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    runs = [one_rate(args, rate) for rate in rates]
+    engine = engine_bench(args.engine_events, args.seed)["with_models_us_per_event"]
+    for report in runs:
+        report["engine_us_per_event"] = engine
+        cpu = report["worker_cpu_us_per_event"]
+        report["worker_cpu_to_engine"] = round(cpu / engine, 2) if cpu and engine else None
+    if args.rates:
+        kept = [r["rate"] for r in runs if sustained(r)]
+        output: dict[str, Any] = {"runs": runs, "max_sustained_per_s": max(kept, default=None)}
     else:
-        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        output = runs[0]
+    option = 0 if args.json else orjson.OPT_INDENT_2
+    print(orjson.dumps(output, option=option).decode())
     return 0

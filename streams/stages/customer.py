@@ -58,8 +58,7 @@ class CustomerStage(Stage):
         self.engine = pipeline.engine
         self.partitions: dict[int, Assigned] = {}
         self._ticked = time.monotonic()
-        self._step_seconds = 0.0
-        self._stepped = 0
+        self.step_seconds = pipeline.metrics.step_seconds
 
     # --- partitions ---------------------------------------------------------------------------
 
@@ -92,9 +91,6 @@ class CustomerStage(Stage):
                     self.inflight.add(await send_deadletter(
                         self.pipeline, record, family="customer", reason="internal_error",
                         detail=repr(exc), stage="customer"))
-        if self._stepped:
-            self.pipeline.metrics.step_seconds.observe(self._step_seconds / self._stepped)
-            self._step_seconds, self._stepped = 0.0, 0
 
     async def handle(self, part: Assigned, partition: int,
                      record: ConsumerRecord[bytes, bytes]) -> None:
@@ -124,8 +120,7 @@ class CustomerStage(Stage):
         event = message["e"]
         started = time.perf_counter()
         stepped = customers.step(message["cid"], message["f"], event)
-        self._step_seconds += time.perf_counter() - started
-        self._stepped += 1
+        self.step_seconds.observe(time.perf_counter() - started)
         if isinstance(stepped, Redirect):
             # Merged into another customer while this event was on its way: pass it on.
             message["cid"] = stepped.survivor
