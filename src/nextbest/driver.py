@@ -104,14 +104,15 @@ class CustomerPartition:
         return result
 
     def merge_out(self, absorbed_id: str, survivor_id: str) -> dict[str, Any] | None:
-        """First half of a merge, on the absorbed customer's partition: leave a tombstone and
-        return the profile to hand to the survivor (None if there is none, or it already left).
+        """First half of a merge, on the absorbed customer's partition: leave a tombstone (so
+        events still on their way to the absorbed id follow it) and return the profile to hand
+        to the survivor (None if there is none yet, or it already left).
         """
         absorbed = self.profiles.get(absorbed_id)
-        if absorbed is None or absorbed.merged_into:
+        if absorbed is not None and absorbed.merged_into:
             return None
         self.profiles.put(CustomerProfile(absorbed_id, merged_into=survivor_id))
-        return absorbed.to_dict()
+        return absorbed.to_dict() if absorbed is not None else None
 
     def absorb(self, survivor_id: str, absorbed: dict[str, Any]) -> StepResult | None:
         """Second half of a merge, on the survivor's partition (idempotent)."""

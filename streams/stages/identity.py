@@ -7,8 +7,11 @@ customers (a merge), an erasure - goes to ``nextbest.identity-requests``, whose 
 has exactly one consumer in the group: the writer (:class:`IdentityWriter`). It applies the
 change to its graph, writes the changed entries to ``nextbest.identity-graph`` (compacted: the
 graph's changelog, and what every replica reads), and replies with the customer and the graph
-offsets the answer depends on. Because every first sighting goes through the one writer, two
-routers can never give one new customer two ids.
+offsets the answer depends on. Because every change goes through the one writer, two routers
+can never give one new customer two ids: a router routes a first sighting at once under the id
+derived from its strongest identifier (what the writer gives a new customer), and the writer
+merges that provisional customer into the one the graph already knew, should another router
+have linked those identifiers first.
 
 Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition;
 an erasure as an ``erase`` message to the customer's partition.
@@ -197,24 +200,35 @@ class IdentityWriter(Stage):
                         await self.erase(request["erase"])
                         customer_id = None
                     else:
-                        customer_id = await self.resolve(request["ref"])
+                        customer_id = await self.resolve(request["ref"],
+                                                         request.get("provisional"))
                 except UnprocessableEvent:
                     customer_id = None  # the router checked; only a corrupt request lands here
                 self.replies.append({"rid": request["rid"], "cid": customer_id})
-        await self.checkpoint()  # replies go out at once: routers hold events until then
+        # Replies go out at once (routers hold events until then); offsets are committed on
+        # the stage's interval - a replayed request changes nothing the second time.
+        await self.inflight.settle()
+        await self.persist()
 
-    async def resolve(self, ref: dict[str, Any]) -> str:
+    async def resolve(self, ref: dict[str, Any], provisional: str | None = None) -> str:
+        """Apply a reference to the graph. ``provisional``: the id a router already routed a
+        first sighting under; if the graph knew these identifiers meanwhile as another
+        customer, that provisional profile is merged into it."""
         pipeline = self.pipeline
         resolution = self.graph.resolve(ref)
         survivor = resolution.customer_id
-        for absorbed in resolution.merged:
+        merged = list(resolution.merged)
+        if (provisional is not None and provisional != survivor
+                and not self.graph.members(provisional)):
+            merged.append(provisional)
+        for absorbed in merged:
             pipeline.metrics.identity_merges.inc()
             self.inflight.add(await pipeline.producer.send(
                 pipeline.settings.customer_topic, key=absorbed.encode(),
                 partition=pipeline.customer_partition(absorbed),
                 value=envelope.pack({"k": envelope.MERGE, "absorbed": absorbed,
                                      "survivor": survivor})))
-        if resolution.new_identifiers or resolution.merged:
+        if resolution.new_identifiers or merged:
             for key in self.graph.members(survivor):
                 pipeline.serving.link(key, survivor)
         return survivor

@@ -5,10 +5,13 @@ Nothing is dropped: a message is either routed (events), left to every worker's 
 (catalog), or dead-lettered with its original bytes and headers.
 
 An event whose identifiers all belong to one known customer is routed from the local replica of
-the identity graph at once. Any other event asks the identity writer (see
-``streams/stages/identity.py``) and waits for its reply; later events of the same input
-partition wait behind it, so one customer's events reach their partition in the order they
-came. Offsets are committed only up to the first event still waiting.
+the identity graph at once. So is a customer seen for the first time (no identifier known): new
+ids are derived from the strongest identifier, so the router routes under the id the writer will
+record and tells the writer. Any other event - a link between identifiers, a merge, an erasure -
+asks the identity writer (see ``streams/stages/identity.py``) and waits for its reply; later
+events of the same input partition wait behind it, so one customer's events reach their
+partition in the order they came. Offsets are committed only up to the first event still
+waiting.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRecord, TopicPartition
 
 from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
-from nextbest.identity.graph import identifier_keys
+from nextbest.identity.graph import identifier_keys, new_customer_id
 from streams import envelope, kafka
 from streams.clock import Watermark
 from streams.deadletter import send_deadletter
@@ -61,6 +64,10 @@ class Router(Stage):
         self.replica = replica
         self.held: dict[TopicPartition, deque[Held]] = {}
         self.asked: dict[str, tuple[TopicPartition, Held]] = {}
+        self.provisional: dict[str, str] = {}
+        """Identifier -> customer of first sightings routed before the replica has them."""
+        self.told: dict[str, list[str]] = {}
+        """Request id -> identifiers of a first sighting the writer has not confirmed yet."""
         self._prefix = uuid.uuid4().hex[:12]
         self._requests = 0
         self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
@@ -108,11 +115,15 @@ class Router(Stage):
             await self.reject(record, family, "no_customer_identifier",
                               "the event names no customer")
             return False
-        customer_id = self.replica.customer_of(keys)
+        customer_id = self.customer_of(keys)
         queue = self.held.get(tp)
-        if customer_id is not None and not queue:
-            await self.route(routed, customer_id)
-            return True
+        if not queue:
+            if customer_id is not None:
+                await self.route(routed, customer_id)
+                return True
+            if self.all_new(keys):
+                await self.route_new(routed, keys, event["customer"])
+                return True
         held = Held(record.offset, routed, customer_id)
         self.hold(tp, held)
         if customer_id is None:
@@ -181,12 +192,40 @@ class Router(Stage):
                 assert head.customer_id is not None
                 await self.route(head.routed, head.customer_id)
 
-    # --- the identity writer ------------------------------------------------------------------
+    # --- identity ----------------------------------------------------------------------------
 
-    async def ask(self, tp: TopicPartition, held: Held, request: dict[str, Any]) -> None:
+    def customer_of(self, keys: list[str]) -> str | None:
+        """The one customer all ``keys`` belong to, by the replica or this router's own first
+        sightings not yet in it; None when one is unknown or they disagree."""
+        found = [self.provisional.get(k) or self.replica.lookup(k) for k in keys]
+        first = found[0]
+        return first if first is not None and all(f == first for f in found) else None
+
+    def all_new(self, keys: list[str]) -> bool:
+        return all(self.provisional.get(k) is None and self.replica.lookup(k) is None
+                   for k in keys)
+
+    async def route_new(self, routed: dict[str, Any], keys: list[str], ref: dict[str, Any]
+                        ) -> None:
+        """A customer seen for the first time: route at once under the id the writer gives a
+        new customer (derived from the strongest identifier, so every router derives the same),
+        and tell the writer. Should the graph have learnt these identifiers meanwhile under
+        another customer, the writer merges this provisional one into it."""
+        customer_id = new_customer_id(keys[0])
+        for key in keys:
+            self.provisional[key] = customer_id
+        await self.route(routed, customer_id)
+        await self.ask(None, None, {"ref": ref, "provisional": customer_id}, keys)
+
+
+    async def ask(self, tp: TopicPartition | None, held: Held | None, request: dict[str, Any],
+                  keys: list[str] | None = None) -> None:
         self._requests += 1
         rid = f"{self._prefix}:{self._requests}"
-        self.asked[rid] = (tp, held)
+        if tp is not None and held is not None:
+            self.asked[rid] = (tp, held)
+        if keys:
+            self.told[rid] = keys
         pipeline = self.pipeline
         self.inflight.add(await pipeline.producer.send(
             pipeline.settings.identity_request_topic, value=envelope.pack({"rid": rid, **request})))
@@ -207,6 +246,9 @@ class Router(Stage):
             batch = await self._replies.getmany(timeout_ms=1000)
             replies = [envelope.unpack(r.value) for rs in batch.values() for r in rs if r.value]
             mine = [reply for reply in replies if reply["rid"] in self.asked]
+            for reply in replies:  # first sightings the writer has now recorded in the graph
+                for key in self.told.pop(reply["rid"], ()):
+                    self.provisional.pop(key, None)
             if not mine:
                 continue
             async with self.lock:
