@@ -1,8 +1,10 @@
 """``nextbest bench --engine``: the engine core's cost per event with and without its models.
 
-No Kafka: the simulated shop's events go through identity resolution and ``Engine.step`` in one
-process, twice - once with the online models, once with models that learn and say nothing (the
-rules alone) - so the models' share of the per-event cost shows as a ratio from the same run.
+No Kafka: the simulated shop's events go through the same loop the worker runs
+(:class:`nextbest.driver.InProcess`: identity resolution, merges, ``Engine.step``, the agenda and
+the wakes it triggers) in one process, twice - once with the online models, once with models
+that learn and say nothing (the rules alone) - so the models' share of the per-event cost shows
+as a ratio from the same run.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import itertools
 import time
 from typing import Any
 
+from nextbest.driver import InProcess
 from nextbest.engine import Engine
-from nextbest.identity.graph import IdentityGraph
 from nextbest.models.recommend import Recommendation
 from nextbest.models.suite import ModelSuite, Observation
 from nextbest.profile.state import CustomerProfile
@@ -42,19 +44,14 @@ def shop_events(events: int, seed: int) -> list[SimEvent]:
 
 
 def run_engine(engine: Engine, events: list[SimEvent]) -> dict[str, float]:
-    graph = IdentityGraph({})
-    profiles: dict[str, CustomerProfile] = {}
+    loop = InProcess(engine)
     stepped = decisions = 0
     started = time.perf_counter()
     for sim in events:
-        if sim.family == "catalog":
-            engine.models.update_catalog(sim.event)
-            continue
-        customer = graph.resolve(sim.event.get("customer")).customer_id
-        result = engine.step(profiles.get(customer), customer, sim.family, sim.event)
-        profiles[customer] = result.profile
-        stepped += 1
-        decisions += len(result.decisions)
+        results = loop.feed(sim.family, sim.event)
+        if sim.family != "catalog":
+            stepped += 1
+        decisions += sum(len(r.decisions) for r in results)
     seconds = time.perf_counter() - started
     return {"events": stepped, "decisions": decisions,
             "us_per_event": round(seconds / max(1, stepped) * 1e6, 1)}

@@ -76,6 +76,10 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._futures)
 
+    def take(self) -> list[asyncio.Future[Any]]:
+        futures, self._futures = self._futures, []
+        return futures
+
     async def settle(self) -> None:
         """Wait for every pending ack; raises the first delivery error (then nothing that
         depends on these messages may be committed)."""

@@ -39,7 +39,8 @@ class WorkerSettings(BaseSettings):
     """Advance every partition's clock with the wall clock too (live). Off for replays, where
     event time alone drives the win-back sweep."""
     tick_interval_seconds: float = 1.0
-    redis_flush_interval_seconds: float = 0.1
+    redis_flush_interval_seconds: float = 0.5
+    """Redis is written behind: every profile changed in this interval once, in one pipeline."""
     commit_interval_seconds: float = 1.0
     """How often the worker checkpoints: waits for the acks of what it produced, writes the
     changed profiles to their changelog and commits the offsets it consumed."""
@@ -50,7 +51,7 @@ class WorkerSettings(BaseSettings):
     same id takes its partitions back without a rebalance. Use the pod name on Kubernetes."""
     session_timeout_seconds: float = 10.0
     """A worker silent this long is declared dead and its partitions move (failover time)."""
-    producer_linger_ms: float = 2.0
+    producer_linger_ms: float = 5.0
     """Batching window of the worker's producer. Every event produces several messages
     (forwarding, changelogs, decisions); one request per message costs more in system calls than
     a couple of milliseconds of waiting - measured in BENCHMARKS.md."""

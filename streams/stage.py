@@ -1,8 +1,10 @@
 """A consumer-group stage: fetch a batch, process it, checkpoint now and then.
 
-A checkpoint waits for the broker's acks of everything the stage produced since the last one,
-lets the stage write its own state (:meth:`Stage.persist`), and only then commits the offsets
-it consumed. A crash anywhere in between replays from the last commit: nothing is lost, and
+A checkpoint takes the delivery futures of everything the stage produced since the last one,
+the stage's changed state serialised as it is now (:meth:`Stage.changes`) and the offsets
+consumed so far; then, while the stage goes on with the next batches, it waits for those acks,
+writes the state, waits for its acks and only then commits the offsets. One checkpoint at a
+time, in order. A crash anywhere in between replays from the last commit: nothing is lost, and
 what the replay produces again is caught downstream (event ids, decision ids, the sent ledger).
 
 Rebalances go through the same lock as batches: a revoked partition is checkpointed before it
@@ -18,8 +20,9 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
 
@@ -30,6 +33,8 @@ from streams.settings import WorkerSettings
 logger = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+StateWrite = tuple[str, int, bytes, bytes | None]
+"""A changelog record: topic, partition, key, value (None deletes)."""
 
 
 class Stage(ConsumerRebalanceListener, ABC):
@@ -37,8 +42,10 @@ class Stage(ConsumerRebalanceListener, ABC):
     idle_ms = 100
     """Longest a fetch waits for records before the stage gets a chance to do timed work."""
 
-    def __init__(self, settings: WorkerSettings, topics: Sequence[str]) -> None:
+    def __init__(self, settings: WorkerSettings, topics: Sequence[str],
+                 producer: AIOKafkaProducer) -> None:
         self.settings = settings
+        self.producer = producer
         self.topics = list(topics)
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group=settings.group(self.name))
         self.inflight = InFlight()
@@ -50,6 +57,7 @@ class Stage(ConsumerRebalanceListener, ABC):
         self._checkpointed = time.monotonic()
         self._stopping = False
         self._broken = False
+        self._committing: asyncio.Future[None] | None = None
 
     # --- what a stage does ------------------------------------------------------------------
 
@@ -61,8 +69,10 @@ class Stage(ConsumerRebalanceListener, ABC):
     async def idle(self) -> None:
         """Called after every fetch, records or not (timed work such as wall-clock sweeps)."""
 
-    async def persist(self) -> None:
-        """Write the stage's changed state (after every produced message was acked)."""
+    def changes(self) -> list[StateWrite]:
+        """The stage's state changed since the last call, serialised now (written once what
+        was produced before is acked)."""
+        return []
 
     def committable(self) -> dict[TopicPartition, int]:
         return dict(self.positions)
@@ -97,20 +107,49 @@ class Stage(ConsumerRebalanceListener, ABC):
                         if records:
                             self.positions[tp] = records[-1].offset + 1
                 await self.idle()
+                committing = self._committing
+                if committing is not None and committing.done() and committing.exception():
+                    self._broken = True
+                    raise RuntimeError(f"{self.name}: checkpoint failed") from (
+                        committing.exception())
                 if time.monotonic() - self._checkpointed >= self.settings.commit_interval_seconds:
-                    await self.checkpoint()
+                    await self.begin_checkpoint()
 
     async def checkpoint(self) -> None:
+        """Everything processed so far acked, written and committed when this returns."""
+        await self.begin_checkpoint()
+        await self.finish_checkpoint()
+
+    async def begin_checkpoint(self) -> None:
         if self._broken:
             return
-        await self.inflight.settle()
-        await self.persist()
-        await self.inflight.settle()
+        await self.finish_checkpoint()  # one at a time, in order
+        futures = self.inflight.take()
+        writes = self.changes()
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self.committable().items()
                    if tp in self.assignment}
+        self._committing = asyncio.ensure_future(self._commit(futures, writes, offsets))
+        self._checkpointed = time.monotonic()
+
+    async def finish_checkpoint(self) -> None:
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            try:
+                await committing
+            except BaseException:
+                self._broken = True
+                raise
+
+    async def _commit(self, futures: list[asyncio.Future[Any]], writes: list[StateWrite],
+                      offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        if futures:
+            await asyncio.gather(*futures)
+        sends = [await self.producer.send(topic, key=key, value=value, partition=partition)
+                 for topic, partition, key, value in writes]
+        if sends:
+            await asyncio.gather(*sends)
         if offsets:
             await self.consumer.commit(offsets)
-        self._checkpointed = time.monotonic()
 
     def request_stop(self) -> None:
         """The loop ends after the batch in hand (call :meth:`stop` once it has)."""

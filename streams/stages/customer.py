@@ -30,7 +30,7 @@ from streams import envelope
 from streams.deadletter import send_deadletter
 from streams.privacy import erasure_ack_record
 from streams.sent_ledger import recently_sent
-from streams.stage import Batch, Stage
+from streams.stage import Batch, Stage, StateWrite
 from streams.state import PartitionProfiles, restore
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ class CustomerStage(Stage):
     name = "customer"
 
     def __init__(self, pipeline: Pipeline) -> None:
-        super().__init__(pipeline.settings, [pipeline.settings.customer_topic])
+        super().__init__(pipeline.settings, [pipeline.settings.customer_topic],
+                         pipeline.producer)
         self.pipeline = pipeline
         self.engine = pipeline.engine
         self.partitions: dict[int, Assigned] = {}
@@ -227,10 +228,8 @@ class CustomerStage(Stage):
         for partition, part in self.partitions.items():
             await self.publish_all(part, partition, part.customers.advance(now), None)
 
-    async def persist(self) -> None:
-        pipeline = self.pipeline
-        topic = pipeline.settings.customer_state_topic
-        for partition, part in self.partitions.items():
-            for customer_id, blob in part.profiles.changes():
-                self.inflight.add(await pipeline.producer.send(
-                    topic, key=customer_id.encode(), value=blob, partition=partition))
+    def changes(self) -> list[StateWrite]:
+        topic = self.settings.customer_state_topic
+        return [(topic, partition, customer_id.encode(), blob)
+                for partition, part in self.partitions.items()
+                for customer_id, blob in part.profiles.changes()]

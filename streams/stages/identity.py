@@ -168,7 +168,8 @@ class IdentityWriter(Stage):
     name = "identity"
 
     def __init__(self, pipeline: Pipeline) -> None:
-        super().__init__(pipeline.settings, [pipeline.settings.identity_request_topic])
+        super().__init__(pipeline.settings, [pipeline.settings.identity_request_topic],
+                         pipeline.producer)
         self.pipeline = pipeline
         self.store = RecordingStore()
         self.graph = IdentityGraph(self.store)
@@ -204,11 +205,12 @@ class IdentityWriter(Stage):
                                                          request.get("provisional"))
                 except UnprocessableEvent:
                     customer_id = None  # the router checked; only a corrupt request lands here
-                self.replies.append({"rid": request["rid"], "cid": customer_id})
+                if "provisional" not in request:  # a router holds events until this reply
+                    self.replies.append({"rid": request["rid"], "cid": customer_id})
         # Replies go out at once (routers hold events until then); offsets are committed on
         # the stage's interval - a replayed request changes nothing the second time.
         await self.inflight.settle()
-        await self.persist()
+        await self.publish_changes()
 
     async def resolve(self, ref: dict[str, Any], provisional: str | None = None) -> str:
         """Apply a reference to the graph. ``provisional``: the id a router already routed a
@@ -255,7 +257,7 @@ class IdentityWriter(Stage):
                                  "request": event["event_id"], "requested_at": requested_at,
                                  "identifiers": len(removed)})))
 
-    async def persist(self) -> None:
+    async def publish_changes(self) -> None:
         """Graph entries first (after the merge and erase messages were acked), then the
         replies, which carry the graph offsets a router must have read before it routes."""
         pipeline = self.pipeline

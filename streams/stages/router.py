@@ -59,15 +59,13 @@ class Router(Stage):
     def __init__(self, pipeline: Pipeline, replica: GraphReplica) -> None:
         settings = pipeline.settings
         self.family_of = {settings.input_topic(f): f for f in (*EVENT_FAMILIES, "catalog")}
-        super().__init__(settings, list(self.family_of))
+        super().__init__(settings, list(self.family_of), pipeline.producer)
         self.pipeline = pipeline
         self.replica = replica
         self.held: dict[TopicPartition, deque[Held]] = {}
         self.asked: dict[str, tuple[TopicPartition, Held]] = {}
         self.provisional: dict[str, str] = {}
         """Identifier -> customer of first sightings routed before the replica has them."""
-        self.told: dict[str, list[str]] = {}
-        """Request id -> identifiers of a first sighting the writer has not confirmed yet."""
         self._prefix = uuid.uuid4().hex[:12]
         self._requests = 0
         self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
@@ -171,6 +169,9 @@ class Router(Stage):
         interval = self.settings.tick_interval_seconds
         if time.monotonic() - self._forced_tick >= interval:
             self._forced_tick = time.monotonic()
+            # First sightings the replica has learnt from the writer need no entry of ours.
+            lookup = self.replica.lookup
+            self.provisional = {k: c for k, c in self.provisional.items() if lookup(k) is None}
             if self.watermark.due(force=True):
                 await self.broadcast_tick(self.watermark.time)
 
@@ -215,17 +216,16 @@ class Router(Stage):
         for key in keys:
             self.provisional[key] = customer_id
         await self.route(routed, customer_id)
-        await self.ask(None, None, {"ref": ref, "provisional": customer_id}, keys)
+        await self.ask(None, None, {"ref": ref, "provisional": customer_id})
 
 
-    async def ask(self, tp: TopicPartition | None, held: Held | None, request: dict[str, Any],
-                  keys: list[str] | None = None) -> None:
+    async def ask(self, tp: TopicPartition | None, held: Held | None, request: dict[str, Any]
+                  ) -> None:
+        """A request to the identity writer; with ``held``, that event waits for the reply."""
         self._requests += 1
         rid = f"{self._prefix}:{self._requests}"
         if tp is not None and held is not None:
             self.asked[rid] = (tp, held)
-        if keys:
-            self.told[rid] = keys
         pipeline = self.pipeline
         self.inflight.add(await pipeline.producer.send(
             pipeline.settings.identity_request_topic, value=envelope.pack({"rid": rid, **request})))
@@ -246,9 +246,6 @@ class Router(Stage):
             batch = await self._replies.getmany(timeout_ms=1000)
             replies = [envelope.unpack(r.value) for rs in batch.values() for r in rs if r.value]
             mine = [reply for reply in replies if reply["rid"] in self.asked]
-            for reply in replies:  # first sightings the writer has now recorded in the graph
-                for key in self.told.pop(reply["rid"], ()):
-                    self.provisional.pop(key, None)
             if not mine:
                 continue
             async with self.lock:
