@@ -21,6 +21,18 @@ from streams.settings import WorkerSettings
 logger = logging.getLogger(__name__)
 
 
+def _cheaper_futures() -> None:
+    """aiokafka makes a future per message sent with ``asyncio.get_event_loop()`` and a check
+    that the loop runs - several percent of a worker's CPU; ``asyncio.get_running_loop()`` is the
+    same answer (and the same error outside a running loop) in one C call."""
+    import aiokafka.util
+
+    aiokafka.util.get_running_loop = asyncio.get_running_loop
+
+
+_cheaper_futures()
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client),

@@ -41,7 +41,7 @@ class WorkerSettings(BaseSettings):
     tick_interval_seconds: float = 1.0
     redis_flush_interval_seconds: float = 0.5
     """Redis is written behind: every profile changed in this interval once, in one pipeline."""
-    commit_interval_seconds: float = 1.0
+    commit_interval_seconds: float = 3.0
     """How often the worker checkpoints: waits for the acks of what it produced, writes the
     changed profiles to their changelog and commits the offsets it consumed."""
     batch_max_records: int = 2000
