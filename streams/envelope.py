@@ -9,7 +9,8 @@ On ``nextbest.customer-events``, keyed by canonical customer:
 * ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``.
 
 On ``nextbest.identity-requests`` (one writer): ``{"rid", "ref"}`` to resolve a customer
-reference that changes the graph, or ``{"rid", "erase": event}``. On
+reference that changes the graph, ``{"rid", "erase": event}``, or ``{"rid", "refs": [{"ref",
+"provisional"}]}`` for first sightings a router already routed (no reply). On
 ``nextbest.identity-replies``: ``{"rid", "cid", "graph": {partition: offset}}``.
 
 ``t0`` is the Kafka timestamp of the original input message: event -> decision latency is measured

@@ -20,6 +20,7 @@ an erasure as an ``erase`` message to the customer's partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -196,17 +197,20 @@ class IdentityWriter(Stage):
         for records in batch.values():
             for record in records:
                 request = envelope.unpack(record.value)
+                if "refs" in request:  # first sightings a router routed already: no reply
+                    for sighting in request["refs"]:
+                        with contextlib.suppress(UnprocessableEvent):
+                            await self.resolve(sighting["ref"], sighting["provisional"])
+                    continue
                 try:
                     if "erase" in request:
                         await self.erase(request["erase"])
                         customer_id = None
                     else:
-                        customer_id = await self.resolve(request["ref"],
-                                                         request.get("provisional"))
+                        customer_id = await self.resolve(request["ref"])
                 except UnprocessableEvent:
                     customer_id = None  # the router checked; only a corrupt request lands here
-                if "provisional" not in request:  # a router holds events until this reply
-                    self.replies.append({"rid": request["rid"], "cid": customer_id})
+                self.replies.append({"rid": request["rid"], "cid": customer_id})
         # Replies go out at once (routers hold events until then); offsets are committed on
         # the stage's interval - a replayed request changes nothing the second time.
         await self.inflight.settle()

@@ -64,6 +64,7 @@ class Router(Stage):
         self.replica = replica
         self.held: dict[TopicPartition, deque[Held]] = {}
         self.asked: dict[str, tuple[TopicPartition, Held]] = {}
+        self.announced: list[dict[str, Any]] = []
         self.provisional: dict[str, str] = {}
         """Identifier -> customer of first sightings routed before the replica has them."""
         self._prefix = uuid.uuid4().hex[:12]
@@ -81,6 +82,7 @@ class Router(Stage):
             for record in records:
                 if await self.take(tp, family, record):
                     accepted[family] += 1
+        await self.announce()
         for family, count in accepted.items():
             self.pipeline.metrics.events_in.labels(family).inc(count)
         if self.watermark.due():
@@ -216,12 +218,21 @@ class Router(Stage):
         for key in keys:
             self.provisional[key] = customer_id
         await self.route(routed, customer_id)
-        await self.ask(None, None, {"ref": ref, "provisional": customer_id})
+        self.announced.append({"ref": ref, "provisional": customer_id})
+
+    async def announce(self) -> None:
+        """First sightings go to the writer in one request per batch (it sends no reply)."""
+        if self.announced:
+            refs, self.announced = self.announced, []
+            await self.ask(None, None, {"refs": refs})
 
 
     async def ask(self, tp: TopicPartition | None, held: Held | None, request: dict[str, Any]
                   ) -> None:
-        """A request to the identity writer; with ``held``, that event waits for the reply."""
+        """A request to the identity writer; with ``held``, that event waits for the reply.
+        First sightings announced before go first, so the writer sees them in order."""
+        if "refs" not in request:
+            await self.announce()
         self._requests += 1
         rid = f"{self._prefix}:{self._requests}"
         if tp is not None and held is not None:
