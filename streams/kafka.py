@@ -65,6 +65,7 @@ def consumer(settings: WorkerSettings, *, group: str | None, **overrides: Any
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "fetch_min_bytes": settings.fetch_min_bytes,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "session_timeout_ms": int(settings.session_timeout_seconds * 1000),
         "heartbeat_interval_ms": int(min(3.0, settings.session_timeout_seconds / 3) * 1000),

@@ -55,6 +55,9 @@ class WorkerSettings(BaseSettings):
     """Batching window of the worker's producer. Every event produces several messages
     (forwarding, changelogs, decisions); one request per message costs more in system calls than
     a couple of milliseconds of waiting - measured in BENCHMARKS.md."""
+    fetch_min_bytes: int = 1
+    """A consumer fetch returns once this much data is there (or the wait is over): larger
+    batches cost less per record, at up to ``fetch_max_wait_ms`` more latency per hop."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
     digest_check_seconds: float = 60.0

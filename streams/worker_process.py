@@ -32,6 +32,7 @@ def worker_env(settings: WorkerSettings) -> dict[str, str]:
         **({"NEXTBEST_WORKER_ID": settings.worker_id} if settings.worker_id else {}),
         "NEXTBEST_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
         "NEXTBEST_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
+        "NEXTBEST_FETCH_MIN_BYTES": str(settings.fetch_min_bytes),
     })
     return env
 

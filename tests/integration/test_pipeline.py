@@ -3,13 +3,17 @@ profiles served from Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from streams.deadletter import REASON, SOURCE_OFFSET, SOURCE_TOPIC
+from streams import envelope
+from streams.deadletter import REASON, SOURCE_OFFSET, SOURCE_TOPIC, STAGE
+from streams.kafka import partition_of
 from tests.events import DAY, MINUTE, click, identity, order, support
 from tests.integration.harness import Harness
 
@@ -153,3 +157,42 @@ def test_metrics_count_events_dead_letters_and_decisions(harness: Harness) -> No
     assert 'nextbest_decisions_total{decision_type="service_recovery"}' in text
     assert "nextbest_event_to_decision_seconds_bucket" in text
     assert "@example.com" not in text  # no PII in labels
+
+
+def test_a_record_the_engine_cannot_step_is_dead_lettered_alone(harness: Harness) -> None:
+    """A record that makes the customer stage raise goes to the dead-letter topic as
+    internal_error; the records around it in the same batch are stepped, the stage goes on."""
+    settings = harness.settings
+    conversation = f"conv-{uuid.uuid4().hex[:6]}"
+    customers = [f"nb-test{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    broken = customers[1]
+
+    def routed(customer_id: str) -> tuple[int, bytes]:
+        event = support(T0, conversation, "I will talk to my lawyer.",
+                        customer={"customer_id": customer_id})
+        if customer_id == broken:
+            del event["event_time"]  # the engine cannot step an event without its time
+        message = {"k": envelope.EVENT, "cid": customer_id, "f": "support", "e": event,
+                   "t0": T0}
+        return partition_of(customer_id, settings.partitions), envelope.pack(message)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_broker, linger_ms=50)
+        await producer.start()
+        try:
+            sends = [await producer.send(settings.customer_topic, value, key=c.encode(),
+                                         partition=p)
+                     for c, (p, value) in ((c, routed(c)) for c in customers)]
+            await asyncio.gather(*sends)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    letters = harness.read([settings.deadletter_topic], until=lambda ms: any(
+        dict(m.headers).get(REASON) == b"internal_error" and m.key == broken.encode()
+        for m in ms))
+    (letter,) = [m for m in letters if m.key == broken.encode()]
+    assert dict(letter.headers)[STAGE] == b"customer"
+    decisions = harness.decisions(until=lambda ds: {customers[0], customers[2]} <= {
+        d["customer_id"] for d in of_type(ds, "escalation")})
+    assert broken not in {d["customer_id"] for d in decisions}
