@@ -48,7 +48,7 @@ def run_engine(engine: Engine, events: list[SimEvent]) -> dict[str, float]:
     stepped = decisions = 0
     started = time.perf_counter()
     for sim in events:
-        results = loop.feed(sim.family, sim.event)
+        results = loop.feed(sim.family, sim.event).results
         if sim.family != "catalog":
             stepped += 1
         decisions += sum(len(r.decisions) for r in results)

@@ -8,7 +8,8 @@ customers through this module, so they measure and decide the same way.
   Its calls return :class:`~nextbest.engine.StepResult` s for the caller to publish (decisions,
   verdicts, outcomes) and, for merges, the messages that must reach another partition.
 * :class:`InProcess` adds identity resolution in front of one partition holding every customer:
-  the whole pipeline in one process, with merges carried out at once.
+  the whole pipeline in one process, with merges carried out at once. Its ``feed`` returns a
+  :class:`Fed`: what the event's merges, its step and the wakes it let through each made.
 
 A merge happens in two halves because the two profiles may live on different partitions (and
 workers): the absorbed customer's partition leaves a tombstone pointing at the survivor and hands
@@ -25,16 +26,16 @@ tombstone and is passed on (:meth:`CustomerPartition.step` returns a :class:`Red
 ...        "return_reason": "defective",
 ...        "lines": [{"item_id": "dress-1", "category": "dresses", "quantity": 1,
 ...                   "unit_price": 59.0}]}
->>> [d.decision_type for r in loop.feed("purchase", ret) for d in r.decisions]
+>>> [d.decision_type for r in loop.feed("purchase", ret).results for d in r.decisions]
 ['service_recovery']
->>> loop.feed("purchase", ret)  # re-delivered: nothing new
+>>> loop.feed("purchase", ret).results  # re-delivered: nothing new
 []
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nextbest.agenda import Agenda
@@ -145,17 +146,68 @@ class CustomerPartition:
             results.append(result)
         return results
 
+    def wake_every(self, now: int) -> list[StepResult]:
+        """Move event time on to ``now`` and wake every customer with a due moment, reached or
+        not, in the profiles' order (the end of a run: every window still open closes). The
+        agenda alone would not do: it lets a bucket through only once event time has passed it
+        whole."""
+        if now > self.clock:
+            self.clock = now
+        waiting = [customer_id for customer_id, _ in self.profiles.wake_times()]
+        results = []
+        for customer_id in waiting:
+            profile = self.profiles.get(customer_id)
+            if profile is None or profile.merged_into or not profile.due:
+                continue
+            result = self.engine.wake(profile, self.clock)
+            self._commit(result)
+            results.append(result)
+        return results
+
     def _commit(self, result: StepResult) -> None:
         self.profiles.put(result.profile)
         if result.wake_at is not None:
             self.agenda.schedule(result.profile.customer_id, result.wake_at)
 
 
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A merge carried out in-process: the absorbed profile as handed over, and the survivor."""
+
+    absorbed: CustomerProfile
+    """The absorbed customer's profile as it left (its history, its open exposures)."""
+    result: StepResult
+    """The survivor with the absorbed profile folded in."""
+
+
+@dataclass(slots=True)
+class Fed:
+    """What one event fed in-process made, by where it came from."""
+
+    customer_id: str | None = None
+    """The canonical customer the event was resolved to (None for a catalog event)."""
+    merges: list[Merge] = field(default_factory=list)
+    """Merges the event's identifiers caused, carried out before its step."""
+    stepped: StepResult | None = None
+    """The event's own step (None for a catalog event or one already stepped)."""
+    woken: list[StepResult] = field(default_factory=list)
+    """Customers woken once the event had passed, in the agenda's order."""
+    now: int = 0
+    """The partition's clock after the event: the moment the wakes were made at."""
+
+    @property
+    def results(self) -> list[StepResult]:
+        """Every result in the order it was made: merges, the step, the wakes."""
+        stepped = [self.stepped] if self.stepped is not None else []
+        return [*(m.result for m in self.merges), *stepped, *self.woken]
+
+
 class InProcess:
     """Identity resolution and one partition holding every customer: the pipeline in-process.
 
     ``feed`` resolves an event's customer, carries out any merge it causes, steps it and wakes
-    whoever is due by its event time; it returns every result in the order it was made.
+    whoever is due by its event time. Only customers' events move the clock (as in the stream,
+    whose router ticks the partitions from the events it routed); ``tick`` moves it otherwise.
     """
 
     def __init__(self, engine: Engine, graph: IdentityGraph | None = None,
@@ -163,37 +215,45 @@ class InProcess:
         self.engine = engine
         self.graph = graph if graph is not None else IdentityGraph({})
         self.partition = CustomerPartition(engine, profiles)
-        self.merged: list[tuple[str, dict[str, Any]]] = []
-        """(survivor, absorbed profile) of every merge carried out, for callers that audit."""
 
     @property
     def profiles(self) -> ProfileStore:
         return self.partition.profiles
 
-    def feed(self, family: str, event: dict[str, Any]) -> list[StepResult]:
+    @property
+    def clock(self) -> int:
+        return self.partition.clock
+
+    def feed(self, family: str, event: dict[str, Any]) -> Fed:
         """Raises :class:`~nextbest.errors.UnprocessableEvent` for an event naming nobody."""
         if family == "catalog":
             self.engine.models.update_catalog(event)
-            return []
+            return Fed(now=self.partition.clock)
         resolution = self.graph.resolve(event.get("customer"))
         customer_id = resolution.customer_id
-        results = []
+        fed = Fed(customer_id)
+        profiles = self.partition.profiles
         for absorbed_id in resolution.merged:
+            absorbed = profiles.get(absorbed_id)
             handed = self.partition.merge_out(absorbed_id, customer_id)
-            if handed is None:
+            profiles.delete(absorbed_id)  # one process: no tombstone needed
+            if handed is None or absorbed is None:
                 continue
-            self.partition.profiles.delete(absorbed_id)  # one process: no tombstone needed
-            self.merged.append((customer_id, handed))
             merged = self.partition.absorb(customer_id, handed)
             if merged is not None:
-                results.append(merged)
+                fed.merges.append(Merge(absorbed, merged))
         stepped = self.partition.step(customer_id, family, event)
         assert not isinstance(stepped, Redirect)  # one process: nothing is ever in flight
-        if stepped is not None:
-            results.append(stepped)
-        results.extend(self.partition.advance(int(event["event_time"])))
-        return results
+        fed.stepped = stepped
+        fed.woken = self.partition.advance(int(event["event_time"]))
+        fed.now = self.partition.clock
+        return fed
+
+    def tick(self, now: int) -> list[StepResult]:
+        """Event time passing without a customer's event: wake whoever is due by ``now``."""
+        return self.partition.advance(now)
 
     def wake_all(self, now: int) -> list[StepResult]:
-        """Wake every customer with a due moment at ``now`` (the end of a run)."""
-        return self.partition.advance(now)
+        """Wake every customer with a due moment, reached or not, at ``now`` (the end of a
+        run)."""
+        return self.partition.wake_every(now)
