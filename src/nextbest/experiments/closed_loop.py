@@ -1,11 +1,12 @@
 """The closed loop: the synthetic shop's traffic through the engine, its decisions back to the
 shop, and what they truly changed next to what ``nextbest report uplift`` measures.
 
-One run, pure Python (no Kafka): every event of a seeded :class:`~nextbest.simulation.Shop` is
-resolved to a canonical customer by :class:`~nextbest.identity.IdentityGraph` (as the stream's
-identity stage does), stepped through one :class:`~nextbest.engine.Engine`, and customers are
-woken from an :class:`~nextbest.agenda.Agenda` as event time passes their due moments (as the
-stream's customer stage does). The policies are the defaults, the cart reminder skipping
+One run, pure Python (no Kafka): every event of a seeded :class:`~nextbest.simulation.Shop` goes
+through :class:`~nextbest.driver.InProcess`, the loop the stream's stages run: resolved to a
+canonical customer by :class:`~nextbest.identity.IdentityGraph`, merges carried out, stepped
+through one :class:`~nextbest.engine.Engine`, and customers woken from the agenda as event time
+passes their due moments. Here every event tells the time, the shop's catalog events and events
+naming nobody included. The policies are the defaults, the cart reminder skipping
 rebuilds of a reminder already decided (no decision changes). Every sent decision is
 delivered to the shop, whose customers answer by the hidden response model; every closed
 exposure becomes an outcome record.
@@ -43,7 +44,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nextbest.agenda import Agenda
 from nextbest.decisions.policies import (
     CartReminderPolicy,
     Policy,
@@ -52,12 +52,12 @@ from nextbest.decisions.policies import (
 )
 from nextbest.decisions.policies.cart_reminder import DUE_KEY as CART_DUE_KEY
 from nextbest.decisions.record import Decision
+from nextbest.driver import Fed, InProcess, ProfileStore
 from nextbest.engine import Engine, StepResult
 from nextbest.errors import UnprocessableEvent
 from nextbest.experiments.attribution import Outcome
 from nextbest.experiments.uplift import ALL, Uplift, render, uplift
 from nextbest.guardrails import CONTROL, SENT, is_marketing
-from nextbest.identity import IdentityGraph
 from nextbest.models.offers import NextBestOffer, OfferChoice, cost
 from nextbest.models.suite import ModelSuite
 from nextbest.profile.state import CustomerProfile
@@ -369,10 +369,7 @@ class ClosedLoop:
         models = ModelSuite(offers=self.offers, value_top_share=self.settings.value_top_share,
                             value_low_share=self.settings.value_low_share)
         self.engine = Engine(self.settings, policies=loop_policies(), models=models)
-        self.graph = IdentityGraph({})
-        self.agenda = Agenda({}, scope="loop", bucket_ms=self.settings.agenda_bucket_ms)
-        self.profiles: dict[str, CustomerProfile] = {}
-        self.clock = 0
+        self.loop = InProcess(self.engine)
         self.end = self.shop.start_time_ms + days * DAY_MS
         """Decisions made before this moment are measured."""
         self.horizon = self.end + self.settings.attribution_window_ms + DRAIN_EXTRA_MS
@@ -404,62 +401,56 @@ class ClosedLoop:
             if event_time > self.horizon:
                 break
             self._on_event(message)
-            self._advance(event_time)
             if self.churn_trained_at is None and self.engine.models.churn_trained:
                 self.churn_trained_at = event_time
             if event_time < self.end:
                 self.events += 1
-        for customer_id in list(self.profiles):
-            # Every window still open closes now (exposures of the drain included).
-            profile = self.profiles.get(customer_id)
-            if profile is not None and profile.due:
-                self._commit(self.engine.wake(profile, self.horizon), self.horizon)
+        # Every window still open closes now (exposures of the drain included).
+        for result in self.loop.wake_all(self.horizon):
+            self._record(result, self.horizon)
         return self._report(time.perf_counter() - started)
 
-    def _advance(self, now: int) -> None:
-        """Move event time on and wake every customer whose due moment has passed (after each
-        event, as the stream's customer stage does)."""
-        self.clock = max(self.clock, now)
-        now = self.clock
-        for customer_id in self.agenda.pop_due(now):
-            profile = self.profiles.get(customer_id)
-            if profile is not None:
-                self._commit(self.engine.wake(profile, now), now)
+    @property
+    def profiles(self) -> ProfileStore:
+        return self.loop.profiles
+
+    @property
+    def clock(self) -> int:
+        """Event time the loop has reached (the horizon, once a run is over)."""
+        return self.loop.clock
 
     def _on_event(self, message: SimEvent) -> None:
+        """One event through the loop (merges, its step, the wakes it lets through), then the
+        run's bookkeeping of what each made."""
         family, event = message.family, message.event
-        if family == "catalog":
-            self.engine.models.update_catalog(event)
-            return
+        event_time = int(event["event_time"])
         try:
-            resolution = self.graph.resolve(event.get("customer"))
+            fed: Fed | None = self.loop.feed(family, event)
         except UnprocessableEvent:
+            fed = None
+        if fed is None or fed.customer_id is None:
+            # Not a customer's event (catalog) or naming nobody: event time passes all the same.
+            for result in self.loop.tick(event_time):
+                self._record(result, self.loop.clock)
             return
-        customer_id = resolution.customer_id
-        for absorbed_id in resolution.merged:
-            absorbed = self.profiles.pop(absorbed_id, None)
-            if absorbed is None:
-                continue
-            survivor = self.profiles.get(customer_id) or CustomerProfile(customer_id)
-            merged = self.engine.merge(survivor, absorbed)
-            self.profiles[customer_id] = merged
-            self.dropped_in_merge += len(absorbed.exposures)
-            self._owner.pop(absorbed_id, None)
-            self._schedule(merged)
-        result = self.engine.step(self.profiles.get(customer_id), customer_id, family, event)
-        if result.duplicate:
-            return
-        if family == "purchase" and event["kind"] == "order":
-            decision_id = event.get("decision_id")
-            self.orders_seen[customer_id].append(
-                (int(event["event_time"]), float(event["total"]), decision_id is None))
-            if decision_id:
-                self.redeemed[decision_id] = self.shop_customer(result.profile) or ""
-        self._commit(result, int(event["event_time"]))
+        for merge in fed.merges:
+            self.dropped_in_merge += len(merge.absorbed.exposures)
+            self._owner.pop(merge.absorbed.customer_id, None)
+        stepped = fed.stepped
+        if stepped is not None:
+            if family == "purchase" and event["kind"] == "order":
+                decision_id = event.get("decision_id")
+                self.orders_seen[fed.customer_id].append(
+                    (event_time, float(event["total"]), decision_id is None))
+                if decision_id:
+                    self.redeemed[decision_id] = self.shop_customer(stepped.profile) or ""
+            self._record(stepped, event_time)
+        for result in fed.woken:
+            self._record(result, fed.now)
 
-    def _commit(self, result: StepResult, now: int) -> None:
+    def _record(self, result: StepResult, now: int) -> None:
+        """Note what a result decided at ``now`` and deliver its decisions to the shop."""
         profile = result.profile
-        self.profiles[profile.customer_id] = profile
         measured = now < self.end
         for logged in result.logged:
             decision = logged.decision
@@ -477,11 +468,6 @@ class ClosedLoop:
             if shop_customer is not None:
                 self.shop.deliver(shop_customer, decision.to_record())
         self.outcomes.extend(result.outcomes)
-        self._schedule(profile)
-
-    def _schedule(self, profile: CustomerProfile) -> None:
-        if profile.due:
-            self.agenda.schedule(profile.customer_id, min(profile.due.values()))
 
     def shop_customer(self, profile: CustomerProfile) -> str | None:
         """The shop's customer behind a profile, by any identifier it holds."""
