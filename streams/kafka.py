@@ -101,6 +101,39 @@ class InFlight:
             await asyncio.gather(*futures)
 
 
+class Outbox:
+    """Messages produced while a batch is processed, handed to the producer together: one
+    record batch per topic partition, in the order they were added (one delivery future per
+    record batch instead of one per message)."""
+
+    def __init__(self, producer: AIOKafkaProducer, inflight: InFlight) -> None:
+        self._producer = producer
+        self._inflight = inflight
+        self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Any]]] = {}
+
+    def add(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
+            headers: Any = None) -> None:
+        messages = self._pending.get((topic, partition))
+        if messages is None:
+            messages = self._pending[(topic, partition)] = []
+        messages.append((key, value, headers or []))
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self._pending.values())
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        producer, inflight = self._producer, self._inflight
+        for (topic, partition), messages in pending.items():
+            batch = producer.create_batch()
+            for key, value, headers in messages:
+                if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    inflight.add(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(timestamp=None, key=key, value=value, headers=headers)
+            inflight.add(await producer.send_batch(batch, topic, partition=partition))
+
+
 async def end_offsets(client: AIOKafkaConsumer, tps: Iterable[TopicPartition]
                       ) -> dict[TopicPartition, int]:
     tps = list(tps)

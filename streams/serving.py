@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from nextbest.profile.snapshot import snapshot
+from nextbest.profile.snapshot import snapshot_json
 from nextbest.profile.state import CustomerProfile
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ProfileServing:
             if profile is None:
                 pipe.delete(self.keys.profile(customer_id), self.keys.decisions(customer_id))
             else:
-                pipe.set(self.keys.profile(customer_id), orjson.dumps(snapshot(profile)))
+                pipe.set(self.keys.profile(customer_id), snapshot_json(profile))
         touched = set()
         for customer_id, blob in decisions:
             pipe.lpush(self.keys.decisions(customer_id), blob)

@@ -27,7 +27,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
 
 from streams import kafka
-from streams.kafka import InFlight
+from streams.kafka import InFlight, Outbox
 from streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class Stage(ConsumerRebalanceListener, ABC):
         self.topics = list(topics)
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group=settings.group(self.name))
         self.inflight = InFlight()
+        self.outbox = Outbox(producer, self.inflight)
+        """What a batch produces; flushed after the batch (and before a checkpoint)."""
         self.positions: dict[TopicPartition, int] = {}
         """Next offset to commit per partition (everything before it is processed)."""
         self.lock = asyncio.Lock()
@@ -100,6 +102,7 @@ class Stage(ConsumerRebalanceListener, ABC):
                 if batch:
                     try:
                         await self.process(batch)
+                        await self.outbox.flush()
                     except BaseException:
                         self._broken = True  # never commit past a batch not wholly processed
                         raise
@@ -107,6 +110,7 @@ class Stage(ConsumerRebalanceListener, ABC):
                         if records:
                             self.positions[tp] = records[-1].offset + 1
                 await self.idle()
+                await self.outbox.flush()
                 committing = self._committing
                 if committing is not None and committing.done() and committing.exception():
                     self._broken = True
@@ -124,6 +128,7 @@ class Stage(ConsumerRebalanceListener, ABC):
         if self._broken:
             return
         await self.finish_checkpoint()  # one at a time, in order
+        await self.outbox.flush()
         futures = self.inflight.take()
         writes = self.changes()
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self.committable().items()
@@ -144,10 +149,12 @@ class Stage(ConsumerRebalanceListener, ABC):
                       offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if futures:
             await asyncio.gather(*futures)
-        sends = [await self.producer.send(topic, key=key, value=value, partition=partition)
-                 for topic, partition, key, value in writes]
-        if sends:
-            await asyncio.gather(*sends)
+        state = InFlight()
+        outbox = Outbox(self.producer, state)
+        for topic, partition, key, value in writes:
+            outbox.add(topic, partition, key, value)
+        await outbox.flush()
+        await state.settle()
         if offsets:
             await self.consumer.commit(offsets)
 

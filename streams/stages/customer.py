@@ -151,9 +151,8 @@ class CustomerStage(Stage):
 
     async def send_to(self, customer_id: str, message: dict[str, Any]) -> None:
         pipeline = self.pipeline
-        self.inflight.add(await pipeline.producer.send(
-            pipeline.settings.customer_topic, key=customer_id.encode(),
-            value=envelope.pack(message), partition=pipeline.customer_partition(customer_id)))
+        self.outbox.add(pipeline.settings.customer_topic, pipeline.customer_partition(customer_id),
+                        customer_id.encode(), envelope.pack(message))
 
     # --- what a step produced -----------------------------------------------------------------
 
@@ -166,7 +165,7 @@ class CustomerStage(Stage):
                       caused_at: int | None) -> None:
         """Decisions to their topics (not twice: the sent ledger), every verdict to the
         decision log, closed windows to the outcomes topic, the profile to Redis."""
-        pipeline, producer, codec = self.pipeline, self.pipeline.producer, self.pipeline.codec
+        pipeline, outbox, codec = self.pipeline, self.outbox, self.pipeline.codec
         settings, metrics = pipeline.settings, pipeline.metrics
         now_ms = int(time.time() * 1000)
         sent: Counter[str] = Counter()
@@ -175,10 +174,8 @@ class CustomerStage(Stage):
                 metrics.decisions_already_sent.inc()
                 continue
             record = decision.to_record(created_at=now_ms)
-            self.inflight.add(await producer.send(
-                settings.decision_topic(decision.decision_type),
-                key=decision.customer_id.encode(), value=codec.encode_decision(record),
-                partition=partition))
+            outbox.add(settings.decision_topic(decision.decision_type), partition,
+                       decision.customer_id.encode(), codec.encode_decision(record))
             pipeline.serving.add_decision(decision.customer_id, record)
             sent[decision.decision_type] += 1
             if caused_at is not None:
@@ -191,15 +188,13 @@ class CustomerStage(Stage):
             metrics.verdicts.labels(decision.decision_type, entry.status, entry.rule or "").inc()
             record = decision.to_record(created_at=now_ms, status=entry.status,
                                         suppressed_by=entry.rule)
-            self.inflight.add(await producer.send(
-                settings.decision_log_topic, key=decision.customer_id.encode(),
-                value=codec.encode_decision(record), partition=partition))
+            outbox.add(settings.decision_log_topic, partition, decision.customer_id.encode(),
+                       codec.encode_decision(record))
         for outcome in result.outcomes:
             metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
                                     "yes" if outcome.converted else "no").inc()
-            self.inflight.add(await producer.send(
-                settings.outcome_topic, key=outcome.customer_id.encode(),
-                value=codec.encode("outcome", outcome.to_record()), partition=partition))
+            outbox.add(settings.outcome_topic, partition, outcome.customer_id.encode(),
+                       codec.encode("outcome", outcome.to_record()))
         pipeline.serving.put_profile(result.profile)
 
     def count_support(self, profile: CustomerProfile, event: dict[str, Any]) -> None:

@@ -154,18 +154,18 @@ class Router(Stage):
     async def route(self, routed: dict[str, Any], customer_id: str) -> None:
         pipeline = self.pipeline
         routed["cid"] = customer_id
-        self.inflight.add(await pipeline.producer.send(
-            pipeline.settings.customer_topic, key=customer_id.encode(),
-            value=envelope.pack(routed), partition=pipeline.customer_partition(customer_id)))
+        self.outbox.add(pipeline.settings.customer_topic,
+                        pipeline.customer_partition(customer_id), customer_id.encode(),
+                        envelope.pack(routed))
         self.watermark.advance(int(routed["e"]["event_time"]))
 
     async def broadcast_tick(self, now: int) -> None:
-        """Event time to every customer partition, so quiet ones still sweep their agenda."""
-        pipeline = self.pipeline
+        """Event time to every customer partition, so quiet ones still sweep their agenda
+        (after the events routed before it: same outbox, same order)."""
+        settings = self.pipeline.settings
         tick = envelope.pack({"k": envelope.TICK, "now": now})
-        for partition in range(pipeline.settings.partitions):
-            self.inflight.add(await pipeline.producer.send(
-                pipeline.settings.customer_topic, value=tick, partition=partition))
+        for partition in range(settings.partitions):
+            self.outbox.add(settings.customer_topic, partition, None, tick)
 
     async def idle(self) -> None:
         interval = self.settings.tick_interval_seconds
@@ -271,6 +271,7 @@ class Router(Stage):
                     touched.add(tp)
                 for tp in touched:
                     await self.drain(tp)
+                await self.outbox.flush()
 
     def committable(self) -> dict[TopicPartition, int]:
         offsets = dict(self.positions)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
+
+import orjson
 
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
@@ -36,9 +39,24 @@ def scores(profile: CustomerProfile, now: int) -> dict[str, float | None]:
     }
 
 
+INTERNAL = ("sent", "recent_event_ids", "due", "affinity_at", "held", "exposures")
+"""Profile fields the engine keeps for itself and does not serve."""
+SERVED = tuple(f.name for f in fields(CustomerProfile) if f.name not in INTERNAL)
+
+
 def snapshot(profile: CustomerProfile) -> dict[str, Any]:
-    data = profile.to_dict()
-    for internal in ("sent", "recent_event_ids", "due", "affinity_at", "held", "exposures"):
-        data.pop(internal, None)
-    return {"profile": data, "scores": {**scores(profile, profile.last_seen), **profile.scores,
-                                        "sentiment": profile.sentiment}}
+    """The served view: the profile without its internal fields, and its scores.
+
+    >>> view = snapshot(CustomerProfile("c", orders=2, revenue=50.0))
+    >>> view["profile"]["orders"], "sent" in view["profile"], view["scores"]["monetary"]
+    (2, False, 50.0)
+    """
+    data: dict[str, Any] = orjson.loads(snapshot_json(profile))
+    return data
+
+
+def snapshot_json(profile: CustomerProfile) -> bytes:
+    """:func:`snapshot` serialised, in one pass (nested dataclasses serialise natively)."""
+    served = {name: getattr(profile, name) for name in SERVED}
+    return orjson.dumps({"profile": served, "scores": {
+        **scores(profile, profile.last_seen), **profile.scores, "sentiment": profile.sentiment}})
