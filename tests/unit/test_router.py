@@ -1,0 +1,152 @@
+"""The router's ordering and offsets without a broker: what it routes at once, what waits for the
+identity writer, and what it may commit meanwhile (a recording producer stands in for Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+
+from nextbest.codec import Codec
+from nextbest.engine import Engine
+from nextbest.identity.graph import new_customer_id
+from streams import envelope
+from streams.metrics import WorkerMetrics
+from streams.settings import WorkerSettings
+from streams.stages.router import Router
+from tests.events import click, support
+
+T0 = 1_767_225_600_000
+
+
+class RecordBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+
+    def append(self, *, timestamp: Any, key: bytes | None, value: bytes | None,
+               headers: Any) -> bool:
+        self.records.append((key, value))
+        return True
+
+
+class RecordingProducer:
+    """Collects what would be produced, per topic, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int | None, bytes | None]] = []
+
+    def _done(self) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
+                   partition: int | None = None, **_: Any) -> asyncio.Future[Any]:
+        self.sent.append((topic, partition, value))
+        return self._done()
+
+    def create_batch(self) -> RecordBatch:
+        return RecordBatch()
+
+    async def send_batch(self, batch: RecordBatch, topic: str, *, partition: int
+                         ) -> asyncio.Future[Any]:
+        self.sent.extend((topic, partition, value) for _, value in batch.records)
+        return self._done()
+
+    def routed(self, settings: WorkerSettings) -> list[str]:
+        """Event ids sent to the customer topic, in order."""
+        return [envelope.unpack(v)["e"]["event_id"] for t, _, v in self.sent
+                if t == settings.customer_topic and v and envelope.unpack(v)["k"] == "event"]
+
+    def requests(self, settings: WorkerSettings) -> list[dict[str, Any]]:
+        return [envelope.unpack(v) for t, _, v in self.sent
+                if t == settings.identity_request_topic and v]
+
+
+class KnownGraph:
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.entries = entries
+
+    def lookup(self, key: str) -> str | None:
+        return self.entries.get(key)
+
+
+@pytest.fixture
+async def router() -> AsyncIterator[Router]:
+    settings = WorkerSettings(topic_prefix="t.", partitions=4)
+    producer = RecordingProducer()
+    from prometheus_client import CollectorRegistry
+
+    pipeline = SimpleNamespace(
+        settings=settings, codec=Codec(), engine=Engine(), producer=producer,
+        metrics=WorkerMetrics.create(CollectorRegistry()),
+        customer_partition=lambda customer_id: 0,
+    )
+    known = KnownGraph({"email:lisa@example.com": "nb-lisa"})
+    router = Router(pipeline, known)  # type: ignore[arg-type]
+    yield router
+    await router.consumer.stop()
+    await router._replies.stop()
+
+
+def record(tp: TopicPartition, offset: int, family: str, event: dict[str, Any]
+           ) -> ConsumerRecord[bytes, bytes]:
+    value = Codec().encode(family, event)
+    return ConsumerRecord(tp.topic, tp.partition, offset, T0, 0, b"k", value, None, 0,
+                          len(value), [])
+
+
+async def test_a_link_holds_the_events_behind_it_and_their_offsets(router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    link = click(T0, "page_view", event_id="link",
+                 customer={"email": "lisa@example.com", "device_id": "d-new"})
+    behind = click(T0 + 1, "page_view", event_id="behind", customer={"email": "lisa@example.com"})
+    batch = {tp: [record(tp, 10, "clickstream", link), record(tp, 11, "clickstream", behind)]}
+    await router.process(batch)
+    router.positions[tp] = 12
+    await router.outbox.flush()
+
+    assert producer.routed(settings) == []  # the link waits for the writer, the next behind it
+    (request,) = producer.requests(settings)
+    assert request["ref"]["device_id"] == "d-new"
+    assert router.committable()[tp] == 10  # nothing past the first waiting event
+
+    _, held = router.asked[request["rid"]]
+    held.customer_id, held.answered = "nb-lisa", True
+    await router.drain(tp)
+    await router.outbox.flush()
+    assert producer.routed(settings) == ["link", "behind"]  # in the order they came
+    assert router.committable()[tp] == 12
+
+
+async def test_known_and_new_customers_are_routed_at_once(router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("support"), 1)
+    producer = router.pipeline.producer
+    known = support(T0, "c1", "hello", event_id="known", customer={"email": "lisa@example.com"})
+    new = support(T0, "c2", "hi", event_id="new", customer={"phone": "+4917000000"})
+    await router.process({tp: [record(tp, 0, "support", known), record(tp, 1, "support", new)]})
+    await router.outbox.flush()
+
+    assert producer.routed(settings) == ["known", "new"]
+    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    assert [m["cid"] for m in routed if m["k"] == "event"] == ["nb-lisa", new_customer_id("phone:+4917000000")]
+    (announcement,) = producer.requests(settings)  # the first sighting, told to the writer
+    assert announcement["refs"][0]["provisional"] == new_customer_id("phone:+4917000000")
+    assert not router.held.get(tp)
+
+
+async def test_a_message_that_does_not_decode_is_dead_lettered(router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("review"), 0)
+    producer = router.pipeline.producer
+    bad = ConsumerRecord(tp.topic, 0, 5, T0, 0, b"k", b"{not json", None, 0, 9, [])
+    await router.process({tp: [bad]})
+    (letter,) = [s for s in producer.sent if s[0] == settings.deadletter_topic]
+    assert letter[2] == b"{not json"
