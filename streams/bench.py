@@ -30,7 +30,7 @@ from streams.admin import ensure_topics
 from streams.publisher import TrafficPublisher
 from streams.settings import WorkerSettings
 from streams.watch import PipelineWatcher, percentile
-from streams.worker_process import WorkerProcess, with_local_stack
+from streams.worker_process import WorkerProcess, free_port, with_local_stack
 
 LATENCY_OBJECTIVE_MS = 200.0
 STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
@@ -195,9 +195,10 @@ def process_cpu_seconds(pid: int) -> float:
 def one_rate(args: argparse.Namespace, rate: float) -> dict[str, Any]:
     """One run at ``rate``: the passthrough floor, then the pipeline with a fresh worker."""
     run = uuid.uuid4().hex[:6]
+    own_port = {} if args.no_worker else {"web_port": free_port()}
     settings, started = with_local_stack(
         topic_prefix="" if args.no_worker else f"bench-{run}.", data_dir=Path(f"var/bench/{run}"),
-        wall_clock_ticks=False,
+        wall_clock_ticks=False, **own_port,
     )
     worker = WorkerProcess(settings, log_path=Path(f"var/bench/{run}.log"))
     try:

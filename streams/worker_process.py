@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,13 @@ from pydantic import SecretStr
 from streams import localstack
 from streams.localstack import LocalService
 from streams.settings import WorkerSettings
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a worker's endpoints next to other workers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def worker_env(settings: WorkerSettings) -> dict[str, str]:
