@@ -136,9 +136,10 @@ async def test_known_and_new_customers_are_routed_at_once(router: Router) -> Non
 
     assert producer.routed(settings) == ["known", "new"]
     routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
-    assert [m["cid"] for m in routed if m["k"] == "event"] == ["nb-lisa", new_customer_id("phone:+4917000000")]
+    new_id = new_customer_id("phone:+4917000000")
+    assert [m["cid"] for m in routed if m["k"] == "event"] == ["nb-lisa", new_id]
     (announcement,) = producer.requests(settings)  # the first sighting, told to the writer
-    assert announcement["refs"][0]["provisional"] == new_customer_id("phone:+4917000000")
+    assert announcement["refs"][0]["provisional"] == new_id
     assert not router.held.get(tp)
 
 
