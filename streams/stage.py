@@ -98,7 +98,8 @@ class Stage(ConsumerRebalanceListener, ABC):
                 timeout_ms=self.idle_ms, max_records=self.settings.batch_max_records)
             async with self.lock:
                 if generation != self.generation or self._stopping:
-                    continue  # fetched across a rebalance: the new assignment refetches it
+                    self._rewind(batch)  # fetched across a rebalance: fetch it again
+                    continue
                 if batch:
                     try:
                         await self.process(batch)
@@ -118,6 +119,16 @@ class Stage(ConsumerRebalanceListener, ABC):
                         committing.exception())
                 if time.monotonic() - self._checkpointed >= self.settings.commit_interval_seconds:
                     await self.begin_checkpoint()
+
+    def _rewind(self, batch: Batch) -> None:
+        """Put the consumer back at the start of a batch left unprocessed. Records fetched
+        before a rebalance would be fetched again anyway (a new assignment starts from the
+        committed offsets), but records fetched for the new assignment before its callback ran
+        would be skipped."""
+        assigned = self.consumer.assignment()
+        for tp, records in batch.items():
+            if records and tp in assigned:
+                self.consumer.seek(tp, records[0].offset)
 
     async def checkpoint(self) -> None:
         """Everything processed so far acked, written and committed when this returns."""

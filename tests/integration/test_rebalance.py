@@ -1,0 +1,62 @@
+"""A second worker joins the group mid-stream: the partitions it takes over are checkpointed by
+the first worker and restored by the second, and nothing is lost or sent twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nextbest.identity.graph import new_customer_id
+from streams.worker_process import WorkerProcess, free_port
+from tests.integration.harness import Harness
+from tests.integration.test_recovery import CUSTOMERS, scenario
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_a_worker_joining_mid_stream_loses_nothing_and_repeats_nothing(
+        kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nbjoin-{run}",
+                      data_dir=tmp_path, worker_id="worker-0")
+    harness.start_worker()
+    events = scenario(run)
+    published = threading.Event()
+
+    def publish() -> None:
+        for start in range(0, len(events), 50):
+            chunk = events[start:start + 50]
+            for family in ("purchase", "clickstream", "support"):
+                harness.publish(family, [e for f, e in chunk if f == family])
+            time.sleep(0.5)  # long enough (about 17 s) for the second worker to join mid-way
+        published.set()
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    second = WorkerProcess(
+        harness.settings.model_copy(update={"web_port": free_port(), "worker_id": "worker-1",
+                                            "data_dir": tmp_path / "second"}),
+        log_path=tmp_path / "second.log", engine=harness.engine)
+    try:
+        harness.decisions(until=lambda ds: len(ds) >= 10, timeout=90)
+        second.start()
+        second.ready()
+        assert not published.is_set(), "the stream ended before the second worker joined"
+        publisher.join()
+        decisions = harness.decisions(until=lambda ds: len(ds) >= 2 * CUSTOMERS, timeout=120)
+    finally:
+        publisher.join()
+        second.stop()
+        harness.worker.stop()
+    ids = Counter(d["decision_id"] for d in decisions)
+    assert [i for i, n in ids.items() if n > 1] == []
+    decided = {(d["decision_type"], d["customer_id"]) for d in decisions}
+    missing = [i for i in range(CUSTOMERS)
+               for kind in ("service_recovery", "escalation")
+               if (kind, new_customer_id(f"email:{run}-{i}@example.com")) not in decided]
+    assert missing == []
