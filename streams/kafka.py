@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from streams.settings import WorkerSettings
@@ -132,6 +132,22 @@ class Outbox:
                     batch = producer.create_batch()
                     batch.append(timestamp=None, key=key, value=value, headers=headers)
             inflight.add(await producer.send_batch(batch, topic, partition=partition))
+
+
+async def read_to_end(client: AIOKafkaConsumer, tps: list[TopicPartition],
+                      apply: Callable[[ConsumerRecord[bytes, bytes]], None]
+                      ) -> dict[TopicPartition, int]:
+    """Read the assigned partitions ``tps`` from their beginning up to their end as of now,
+    handing every record to ``apply``; returns those end offsets (where the client now is)."""
+    ends = await end_offsets(client, tps)
+    await client.seek_to_beginning(*tps)
+    remaining = {tp for tp in tps if ends[tp] > 0}
+    while remaining:
+        for records in (await client.getmany(*remaining, timeout_ms=1000)).values():
+            for record in records:
+                apply(record)
+        remaining = {tp for tp in remaining if await client.position(tp) < ends[tp]}
+    return ends
 
 
 async def end_offsets(client: AIOKafkaConsumer, tps: Iterable[TopicPartition]

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Iterator
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nextbest.profile.state import CustomerProfile
+from streams import kafka
 
 logger = logging.getLogger(__name__)
 
@@ -91,31 +92,27 @@ class PartitionProfiles:
         return changed
 
 
-async def restore(settings_broker: str, tp: TopicPartition) -> PartitionProfiles:
+async def restore(broker: str, tp: TopicPartition) -> PartitionProfiles:
     """Read a changelog partition from its beginning to its end."""
-    client = AIOKafkaConsumer(bootstrap_servers=settings_broker, group_id=None,
+    client = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None,
                               enable_auto_commit=False,
                               max_partition_fetch_bytes=16 * 1024 * 1024)
     await client.start()
     try:
         client.assign([tp])
-        end = (await client.end_offsets([tp]))[tp]
-        await client.seek_to_beginning(tp)
         blobs: dict[str, bytes] = {}
-        position = await client.position(tp)
-        while position < end:
-            batch = await client.getmany(tp, timeout_ms=1000)
-            for record in batch.get(tp, ()):
-                if record.key is None:
-                    continue
-                key = record.key.decode()
-                if record.value is None:
-                    blobs.pop(key, None)
-                else:
-                    blobs[key] = record.value
-            position = await client.position(tp)
+
+        def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+            if record.key is None:
+                return
+            if record.value is None:
+                blobs.pop(record.key.decode(), None)
+            else:
+                blobs[record.key.decode()] = record.value
+
+        ends = await kafka.read_to_end(client, [tp], apply)
         logger.info("restored %d profiles of %s[%d] (%d records)", len(blobs), tp.topic,
-                    tp.partition, end)
+                    tp.partition, ends[tp])
         return PartitionProfiles(blobs)
     finally:
         await client.stop()

@@ -35,14 +35,7 @@ class CatalogReplica:
         await client.start()
         tps = await kafka.topic_partitions(client, settings.input_topic("catalog"))
         client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        ends = await kafka.end_offsets(client, tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            for records in (await client.getmany(*remaining, timeout_ms=1000)).values():
-                for record in records:
-                    self.apply(record.value)
-            remaining = {tp for tp in remaining if await client.position(tp) < ends[tp]}
+        await kafka.read_to_end(client, tps, lambda record: self.apply(record.value))
         logger.info("catalog replica: %d items", len(self.items))
 
     def apply(self, value: bytes | None) -> None:

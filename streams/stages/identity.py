@@ -63,29 +63,17 @@ class RecordingStore(dict[str, Any]):
         return changes
 
 
-async def read_graph(broker: str, topic: str) -> tuple[dict[str, Any], dict[int, int]]:
-    """The whole graph topic from its beginning to its end: entries and end offsets."""
+async def read_graph(broker: str, topic: str) -> dict[str, Any]:
+    """The whole graph topic from its beginning to its end."""
     client = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
                               max_partition_fetch_bytes=16 * 1024 * 1024)
     await client.start()
     try:
         tps = await kafka.topic_partitions(client, topic)
         client.assign(tps)
-        ends = await kafka.end_offsets(client, tps)
-        await client.seek_to_beginning(*tps)
         store: dict[str, Any] = {}
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            for tp in list(remaining):
-                if await client.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            if not remaining:
-                break
-            batch = await client.getmany(*remaining, timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    _apply(store, record.key, record.value)
-        return store, {tp.partition: ends[tp] for tp in tps}
+        await kafka.read_to_end(client, tps, lambda r: _apply(store, r.key, r.value))
+        return store
     finally:
         await client.stop()
 
@@ -136,14 +124,13 @@ class GraphReplica:
     async def start(self) -> None:
         """Read the graph up to its current end (the worker starts routing after that)."""
         settings = self.pipeline.settings
-        self.store, self.positions = await read_graph(settings.kafka_broker,
-                                                      settings.identity_graph_topic)
         client = self._client = kafka.consumer(settings, group=None)
         await client.start()
         tps = await kafka.topic_partitions(client, settings.identity_graph_topic)
         client.assign(tps)
-        for tp in tps:
-            client.seek(tp, self.positions.get(tp.partition, 0))
+        store = self.store
+        ends = await kafka.read_to_end(client, tps, lambda r: _apply(store, r.key, r.value))
+        self.positions = {tp.partition: end for tp, end in ends.items()}
         logger.info("identity replica: %d entries", len(self.store))
 
     async def run(self) -> None:
@@ -182,7 +169,7 @@ class IdentityWriter(Stage):
             return
         settings = self.settings
         # Own copy, not the replica: the writer must see its own writes at once.
-        store, _ = await read_graph(settings.kafka_broker, settings.identity_graph_topic)
+        store = await read_graph(settings.kafka_broker, settings.identity_graph_topic)
         self.store = RecordingStore(store)
         self.graph = IdentityGraph(self.store)
         self.ready = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -73,6 +74,25 @@ class Harness:
             finally:
                 await producer.stop()
         asyncio.run(send())
+
+    def publish_in_background(self, events: list[tuple[str, dict[str, Any]]], *,
+                              pause: float, chunk: int = 50) -> tuple[threading.Thread,
+                                                                      threading.Event]:
+        """Publish (family, event) pairs ``chunk`` at a time with ``pause`` seconds between, in
+        a thread; returns it and an event set once everything is published."""
+        published = threading.Event()
+
+        def publish() -> None:
+            for start in range(0, len(events), chunk):
+                part = events[start:start + chunk]
+                for family in dict.fromkeys(f for f, _ in part):
+                    self.publish(family, [e for f, e in part if f == family])
+                time.sleep(pause)
+            published.set()
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        return thread, published
 
     def read(self, topics: list[str], *, until: Callable[[list[Any]], bool],
              timeout: float = 60.0) -> list[Any]:

@@ -3,8 +3,6 @@ the first worker and restored by the second, and nothing is lost or sent twice."
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -26,18 +24,8 @@ def test_a_worker_joining_mid_stream_loses_nothing_and_repeats_nothing(
                       data_dir=tmp_path, worker_id="worker-0")
     harness.start_worker()
     events = scenario(run)
-    published = threading.Event()
-
-    def publish() -> None:
-        for start in range(0, len(events), 50):
-            chunk = events[start:start + 50]
-            for family in ("purchase", "clickstream", "support"):
-                harness.publish(family, [e for f, e in chunk if f == family])
-            time.sleep(0.5)  # long enough (about 17 s) for the second worker to join mid-way
-        published.set()
-
-    publisher = threading.Thread(target=publish)
-    publisher.start()
+    # About 17 s of traffic, so the second worker joins mid-way.
+    publisher, published = harness.publish_in_background(events, pause=0.5)
     second = WorkerProcess(
         harness.settings.model_copy(update={"web_port": free_port(), "worker_id": "worker-1",
                                             "data_dir": tmp_path / "second"}),

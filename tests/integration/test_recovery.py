@@ -3,8 +3,6 @@ state resumes from the changelog topics, counts nothing twice and sends no decis
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -56,18 +54,7 @@ def crashed(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempP
                       data_dir=tmp_path, worker_id="worker-0")
     harness.start_worker()
     events = scenario(run)
-    published = threading.Event()
-
-    def publish() -> None:
-        for start in range(0, len(events), 50):  # ~500 events/s in batches
-            chunk = events[start:start + 50]
-            for family in ("purchase", "clickstream", "support"):
-                harness.publish(family, [e for f, e in chunk if f == family])
-            time.sleep(0.1)
-        published.set()
-
-    publisher = threading.Thread(target=publish)
-    publisher.start()
+    publisher, published = harness.publish_in_background(events, pause=0.1)  # ~500 events/s
     try:
         # Kill once the worker has produced some decisions but not all.
         harness.decisions(until=lambda ds: len(ds) >= CUSTOMERS // 2, timeout=90)
