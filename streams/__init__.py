@@ -1,1 +1,1 @@
-"""The streaming layer and command line: adapts the nextbest core to Kafka (aiokafka)."""
+"""The topology on aiokafka: the stages that adapt the nextbest core to Kafka, and the worker."""

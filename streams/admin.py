@@ -14,8 +14,8 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from streams.checkpoints import MAX_CHECKPOINT_BYTES
-from streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
+from nextbest.streams.checkpoints import MAX_CHECKPOINT_BYTES
+from nextbest.streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 
 logger = logging.getLogger(__name__)
 

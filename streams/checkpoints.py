@@ -16,7 +16,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.settings import WorkerSettings
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

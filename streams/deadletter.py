@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRecord
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

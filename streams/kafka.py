@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
-from streams.settings import WorkerSettings
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

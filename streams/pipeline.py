@@ -17,10 +17,10 @@ from nextbest.codec import Codec, SchemaRegistryClient
 from nextbest.engine import Engine
 from nextbest.models.suite import ModelSuite
 from nextbest.settings import EngineSettings
-from streams import kafka
-from streams.metrics import ModelCollector, WorkerMetrics
-from streams.serving import ProfileServing
-from streams.settings import WorkerSettings
+from nextbest.streams import kafka
+from nextbest.streams.metrics import ModelCollector, WorkerMetrics
+from nextbest.streams.serving import ProfileServing
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

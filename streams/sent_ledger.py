@@ -15,7 +15,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nextbest.codec import Codec
-from streams.settings import DECISION_TYPES, WorkerSettings
+from nextbest.streams.settings import DECISION_TYPES, WorkerSettings
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
 
-from streams import kafka
-from streams.kafka import InFlight, Outbox
-from streams.settings import WorkerSettings
+from nextbest.streams import kafka
+from nextbest.streams.kafka import InFlight, Outbox
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nextbest.profile.state import CustomerProfile
-from streams import kafka
+from nextbest.streams import kafka
 
 logger = logging.getLogger(__name__)
 

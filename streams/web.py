@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from nextbest.models.sentiment.digest import week_of
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:

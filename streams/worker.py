@@ -16,17 +16,17 @@ import signal
 from aiohttp import web as aioweb
 
 from nextbest.models.suite import ModelSuite
-from streams.admin import ensure_topics
-from streams.checkpoints import load_checkpoint
-from streams.pipeline import Pipeline, create_pipeline
-from streams.settings import WorkerSettings
-from streams.stage import Stage
-from streams.stages.catalog import CatalogReplica
-from streams.stages.customer import CustomerStage
-from streams.stages.identity import GraphReplica, IdentityWriter
-from streams.stages.router import Router
-from streams.stages.timers import every, timed_jobs
-from streams.web import application
+from nextbest.streams.admin import ensure_topics
+from nextbest.streams.checkpoints import load_checkpoint
+from nextbest.streams.pipeline import Pipeline, create_pipeline
+from nextbest.streams.settings import WorkerSettings
+from nextbest.streams.stage import Stage
+from nextbest.streams.stages.catalog import CatalogReplica
+from nextbest.streams.stages.customer import CustomerStage
+from nextbest.streams.stages.identity import GraphReplica, IdentityWriter
+from nextbest.streams.stages.router import Router
+from nextbest.streams.stages.timers import every, timed_jobs
+from nextbest.streams.web import application
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer
 
 from nextbest.codec import CodecError
-from streams import kafka
+from nextbest.streams import kafka
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

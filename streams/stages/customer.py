@@ -26,15 +26,15 @@ from nextbest.driver import CustomerPartition, Redirect
 from nextbest.engine import StepResult
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
-from streams import envelope
-from streams.deadletter import send_deadletter
-from streams.privacy import erasure_ack_record
-from streams.sent_ledger import recently_sent
-from streams.stage import Batch, Stage, StateWrite
-from streams.state import PartitionProfiles, restore
+from nextbest.streams import envelope
+from nextbest.streams.deadletter import send_deadletter
+from nextbest.streams.privacy import erasure_ack_record
+from nextbest.streams.sent_ledger import recently_sent
+from nextbest.streams.stage import Batch, Stage, StateWrite
+from nextbest.streams.state import PartitionProfiles, restore
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -30,12 +30,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from nextbest.errors import UnprocessableEvent
 from nextbest.identity import IdentityGraph
 from nextbest.identity.graph import identifier_keys
-from streams import envelope, kafka
-from streams.privacy import erasure_ack_record
-from streams.stage import Batch, Stage
+from nextbest.streams import envelope, kafka
+from nextbest.streams.privacy import erasure_ack_record
+from nextbest.streams.stage import Batch, Stage
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
 from nextbest.identity.graph import identifier_keys, new_customer_id
-from streams import envelope, kafka
-from streams.clock import Watermark
-from streams.deadletter import send_deadletter
-from streams.stage import Batch, Stage
-from streams.stages.identity import GraphReplica
+from nextbest.streams import envelope, kafka
+from nextbest.streams.clock import Watermark
+from nextbest.streams.deadletter import send_deadletter
+from nextbest.streams.stage import Batch, Stage
+from nextbest.streams.stages.identity import GraphReplica
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from streams.checkpoints import CheckpointWriter
-from streams.stage import Stage
+from nextbest.streams.checkpoints import CheckpointWriter
+from nextbest.streams.stage import Stage
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ Where they come from, first match wins:
 
 1. ``NEXTBEST_TEST_KAFKA`` (``host:port``) / ``NEXTBEST_TEST_REDIS`` (``redis://...``);
 2. testcontainers, when a Docker engine answers;
-3. :mod:`streams.localstack`: a local single-node KRaft broker and ``redis-server`` (reused when
-   one already answers on 9092 / 6379, e.g. after ``python -m streams.localstack up``).
+3. :mod:`nextbest.localstack`: a local single-node KRaft broker and ``redis-server`` (reused when
+   one already answers on 9092 / 6379, e.g. after ``python -m nextbest.localstack up``).
 
 Only what this session started is stopped at its end. Every test in this folder gets the
 ``integration`` marker (deselect with ``-m "not integration"``).
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from streams.localstack import ensure_kafka, ensure_redis
+from nextbest.localstack import ensure_kafka, ensure_redis
 
 logger = logging.getLogger(__name__)
 

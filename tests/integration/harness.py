@@ -17,10 +17,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
+from nextbest.cli.worker_process import WorkerProcess
 from nextbest.codec import Codec
-from streams.admin import ensure_topics
-from streams.settings import DECISION_TYPES, WorkerSettings
-from streams.worker_process import WorkerProcess
+from nextbest.streams.admin import ensure_topics
+from nextbest.streams.settings import DECISION_TYPES, WorkerSettings
 from tests.events import RELAXED
 
 

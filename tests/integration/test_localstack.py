@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.localstack import ensure_kafka, ensure_redis, main
+from nextbest.localstack import ensure_kafka, ensure_redis, main
 
 
 def _local_port(address: str) -> int:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from nextbest.models.suite import ModelSuite
-from streams.checkpoints import load_checkpoint
+from nextbest.streams.checkpoints import load_checkpoint
 from tests.events import DAY, MINUTE, click, order, review, support
 from tests.integration.harness import Harness
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams import envelope
-from streams.deadletter import REASON, SOURCE_OFFSET, SOURCE_TOPIC, STAGE
-from streams.kafka import partition_of
+from nextbest.streams import envelope
+from nextbest.streams.deadletter import REASON, SOURCE_OFFSET, SOURCE_TOPIC, STAGE
+from nextbest.streams.kafka import partition_of
 from tests.events import DAY, MINUTE, click, identity, order, support
 from tests.integration.harness import Harness
 

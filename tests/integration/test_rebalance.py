@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nextbest.cli.worker_process import WorkerProcess, free_port
 from nextbest.identity.graph import new_customer_id
-from streams.worker_process import WorkerProcess, free_port
 from tests.integration.harness import Harness
 from tests.integration.test_recovery import CUSTOMERS, scenario
 

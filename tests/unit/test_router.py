@@ -14,10 +14,10 @@ from aiokafka import ConsumerRecord, TopicPartition
 from nextbest.codec import Codec
 from nextbest.engine import Engine
 from nextbest.identity.graph import new_customer_id
-from streams import envelope
-from streams.metrics import WorkerMetrics
-from streams.settings import WorkerSettings
-from streams.stages.router import Router
+from nextbest.streams import envelope
+from nextbest.streams.metrics import WorkerMetrics
+from nextbest.streams.settings import WorkerSettings
+from nextbest.streams.stages.router import Router
 from tests.events import click, support
 
 T0 = 1_767_225_600_000

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streams.clock import Watermark
+from nextbest.streams.clock import Watermark
 
 MIN = 60_000
 

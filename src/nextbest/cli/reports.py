@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from nextbest.codec import Codec
 from nextbest.experiments import render, uplift
 from nextbest.models.sentiment import render_digest
-from streams.settings import WorkerSettings
+from nextbest.streams.settings import WorkerSettings
 
 
 async def read_topic(settings: WorkerSettings, topic: str) -> list[bytes]:

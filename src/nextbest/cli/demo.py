@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from streams.publisher import TrafficPublisher
-from streams.settings import WorkerSettings
-from streams.watch import PipelineWatcher, percentile
-from streams.worker_process import WorkerProcess, with_local_stack
+from nextbest.cli.publisher import TrafficPublisher
+from nextbest.cli.watch import PipelineWatcher, percentile
+from nextbest.cli.worker_process import WorkerProcess, with_local_stack
+from nextbest.streams.settings import WorkerSettings
 
 SUMMARY_EVERY = 3.0
 

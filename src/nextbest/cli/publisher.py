@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from nextbest.codec import Codec
 from nextbest.simulation import MalformedMessage, Shop, SimEvent
-from streams.settings import WorkerSettings
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""Shared plumbing for :mod:`streams.localstack`: paths, child processes, pid files, waiting.
+"""Shared plumbing for :mod:`nextbest.localstack`: paths, child processes, pid files, waiting.
 
-Private module: import the public names from :mod:`streams.localstack`.
+Private module: import the public names from :mod:`nextbest.localstack`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = [
 class LocalStackError(RuntimeError):
     """A local service could not be fetched, started, reached or stopped."""
 
-    __module__ = "streams.localstack"
+    __module__ = "nextbest.localstack"
 
 
 @dataclass
@@ -86,9 +86,13 @@ class LocalService:
             self.pid_file.unlink(missing_ok=True)
 
 
+# src/nextbest/localstack/processes.py -> the checkout
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
 def repo_root() -> Path:
     """The source checkout this package lives in (holds ``deploy/local``)."""
-    root = Path(__file__).resolve().parents[1]
+    root = _CHECKOUT
     if not (root / "deploy" / "local").is_dir():
         raise LocalStackError(
             f"deploy/local not found next to {Path(__file__).parent}: the local stack runs from a "
@@ -102,7 +106,7 @@ def state_root() -> Path:
     env = os.environ.get("NEXTBEST_VAR_DIR")
     if env:
         return Path(env).expanduser()
-    candidate = Path(__file__).resolve().parents[1]
+    candidate = _CHECKOUT
     if (candidate / "pyproject.toml").is_file() and os.access(candidate, os.W_OK):
         return candidate / "var"
     return Path(tempfile.gettempdir()) / f"nextbest-{os.getuid()}"

@@ -15,8 +15,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from nextbest.codec import Codec
-from streams.deadletter import REASON
-from streams.settings import DECISION_TYPES, WorkerSettings
+from nextbest.streams.deadletter import REASON
+from nextbest.streams.settings import DECISION_TYPES, WorkerSettings
 
 
 def percentile(values: list[float], q: float) -> float | None:

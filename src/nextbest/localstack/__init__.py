@@ -5,7 +5,7 @@ run on the machine's Java 17+; Redis is Debian's ``redis-server`` (installed wit
 missing and running as root). Both bind to 127.0.0.1 only. Anything already answering on the
 port is reused and never stopped by us.
 
-    python -m streams.localstack up|down|status [--kafka-port 9092] [--redis-port 6379]
+    python -m nextbest.localstack up|down|status [--kafka-port 9092] [--redis-port 6379]
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from streams import _kafka_local as kafka
-from streams._localproc import (
+from nextbest.localstack import kafka
+from nextbest.localstack.processes import (
     LocalService,
     LocalStackError,
     log_tail,
@@ -202,7 +202,7 @@ def _describe(service: LocalService) -> str:
 def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """``up`` starts Kafka and Redis in the background, ``down`` stops them, ``status`` checks."""
     parser = argparse.ArgumentParser(
-        prog=prog or "python -m streams.localstack",
+        prog=prog or "python -m nextbest.localstack",
         description="Local single-node Kafka (KRaft) and Redis, no Docker needed.",
     )
     parser.add_argument("command", choices=["up", "down", "status"])
@@ -239,6 +239,3 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

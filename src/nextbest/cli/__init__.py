@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 
-from streams.settings import WorkerSettings
+from nextbest.streams.settings import WorkerSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "worker":
-        from streams.worker import run_worker
+        from nextbest.streams.worker import run_worker
 
         return run_worker(WorkerSettings(), loglevel=args.loglevel)
     if args.command == "simulate":
-        from streams.publisher import simulate
+        from nextbest.cli.publisher import simulate
 
         stats = asyncio.run(simulate(
             WorkerSettings(), rate=args.rate, duration=args.duration, seed=args.seed,
@@ -99,19 +98,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sent {stats.sent} messages ({stats.malformed} malformed) at {stats.rate:.0f}/s")
         return 0
     if args.command == "demo":
-        from streams.demo import run_demo
+        from nextbest.cli.demo import run_demo
 
         return run_demo(args)
     if args.command == "bench" and args.engine:
         import orjson
 
-        from streams.engine_bench import engine_bench
+        from nextbest.cli.engine_bench import engine_bench
 
         figures = engine_bench(args.events, args.seed)
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2 * (not args.json)).decode())
         return 0
     if args.command == "bench":
-        from streams.bench import run_bench
+        from nextbest.cli.bench import run_bench
 
         return run_bench(args)
     if args.command == "replay":
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "digest":
         return _digest(args)
     if args.command == "stack":
-        from streams import localstack
+        from nextbest import localstack
 
         return localstack.main([args.action])
     return 2
@@ -151,8 +150,8 @@ def _report(args: argparse.Namespace) -> int:
         loop = simulate(seed=args.seed, customers=args.customers, days=args.days)
         print(orjson.dumps(loop.to_dict()).decode() if args.json else loop.render())
         return 0
-    from streams.pipeline import make_codec
-    from streams.reports import uplift_report
+    from nextbest.cli.reports import uplift_report
+    from nextbest.streams.pipeline import make_codec
 
     settings = WorkerSettings()
     found = asyncio.run(uplift_report(settings, make_codec(settings.schema_registry_url)))
@@ -168,8 +167,8 @@ def _report(args: argparse.Namespace) -> int:
 def _digest(args: argparse.Namespace) -> int:
     import orjson
 
-    from streams.pipeline import make_codec
-    from streams.reports import digest_text, latest_digest
+    from nextbest.cli.reports import digest_text, latest_digest
+    from nextbest.streams.pipeline import make_codec
 
     settings = WorkerSettings()
     digest = asyncio.run(latest_digest(settings, make_codec(settings.schema_registry_url),
@@ -181,6 +180,3 @@ def _digest(args: argparse.Namespace) -> int:
     print(orjson.dumps(digest).decode() if args.json else digest_text(digest))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

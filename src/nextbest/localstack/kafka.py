@@ -1,4 +1,4 @@
-"""Kafka specifics for :mod:`streams.localstack`: wire probes, jar fetch, KRaft storage format.
+"""Kafka specifics for :mod:`nextbest.localstack`: wire probes, jar fetch, KRaft storage format.
 
 The probes speak the Kafka protocol directly (ApiVersions v0, Metadata v4) so that checking a
 broker needs nothing beyond the standard library.
@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams._localproc import LocalStackError, cache_root, repo_root
+from nextbest.localstack.processes import LocalStackError, cache_root, repo_root
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from streams import localstack
-from streams.localstack import LocalService
-from streams.settings import WorkerSettings
+from nextbest import localstack
+from nextbest.localstack import LocalService
+from nextbest.streams.settings import WorkerSettings
 
 
 def free_port() -> int:
@@ -65,7 +65,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", self.loglevel],
+            [sys.executable, "-m", "nextbest.cli", "worker", "--loglevel", self.loglevel],
             env={**worker_env(self.settings), **self.engine_env}, stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -25,12 +25,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from nextbest.cli.publisher import TrafficPublisher
+from nextbest.cli.watch import PipelineWatcher, percentile
+from nextbest.cli.worker_process import WorkerProcess, free_port, with_local_stack
 from nextbest.simulation import MalformedMessage, Shop, SimEvent
-from streams.admin import ensure_topics
-from streams.publisher import TrafficPublisher
-from streams.settings import WorkerSettings
-from streams.watch import PipelineWatcher, percentile
-from streams.worker_process import WorkerProcess, free_port, with_local_stack
+from nextbest.streams.admin import ensure_topics
+from nextbest.streams.settings import WorkerSettings
 
 LATENCY_OBJECTIVE_MS = 200.0
 STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
@@ -236,7 +236,7 @@ def sustained(report: dict[str, Any]) -> bool:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from streams.engine_bench import engine_bench
+    from nextbest.cli.engine_bench import engine_bench
 
     rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
     runs = [one_rate(args, rate) for rate in rates]
