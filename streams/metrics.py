@@ -43,6 +43,7 @@ class WorkerMetrics:
     support_conversations: Counter
     support_contacts: Counter
     erasures: Counter
+    loop_lag: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "nextbest") -> WorkerMetrics:
@@ -64,6 +65,12 @@ class WorkerMetrics:
                 "From the causing event's Kafka timestamp to the decision's send, for decisions"
                 " an event causes directly.",
                 ["decision_type"], buckets=LATENCY_BUCKETS, registry=registry,
+            ),
+            loop_lag=Histogram(
+                f"{prefix}_event_loop_lag_seconds",
+                "How late the worker's event loop ran a 10 ms timer: work that held the loop"
+                " that long delayed every event and decision waiting behind it.",
+                buckets=LATENCY_BUCKETS, registry=registry,
             ),
             step_seconds=Histogram(
                 f"{prefix}_engine_step_seconds", "Time in the engine core per event.",

@@ -7,6 +7,7 @@ support desks, eventually consistent within one flush interval.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +20,8 @@ from nextbest.profile.state import CustomerProfile
 logger = logging.getLogger(__name__)
 
 RECENT_DECISIONS = 20
+SERIALISED_PER_SLICE = 200
+"""Profiles serialised per flush between two chances for the stages to run."""
 
 
 class RedisKeys:
@@ -76,7 +79,9 @@ class ProfileServing:
         decisions, self._decisions = self._decisions, []
         identifiers, self._identifiers = self._identifiers, {}
         pipe = self.client.pipeline(transaction=False)
-        for customer_id, profile in profiles.items():
+        for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
+            if n % SERIALISED_PER_SLICE == 0:
+                await asyncio.sleep(0)  # the stages run between slices of serialisation
             if profile is None:
                 pipe.delete(self.keys.profile(customer_id), self.keys.decisions(customer_id))
             else:

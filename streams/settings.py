@@ -59,7 +59,7 @@ class WorkerSettings(BaseSettings):
     """A consumer fetch returns once this much data is there (or the wait is over): larger
     batches cost less per record, at up to ``fetch_max_wait_ms`` more latency per hop."""
     fetch_max_wait_ms: int = 20
-    """Longest a consumer fetch waits on the broker (see streams/tuning.py)."""
+    """Longest a consumer fetch waits on the broker for ``fetch_min_bytes``."""
     digest_check_seconds: float = 60.0
     """How often the worker publishes weekly sentiment digests whose week has ended."""
     model_checkpoint_seconds: float = 30.0

@@ -36,6 +36,11 @@ Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 StateWrite = tuple[str, int, bytes, bytes | None]
 """A changelog record: topic, partition, key, value (None deletes)."""
 
+SLICE_SECONDS = 0.005
+"""Longest stretch of work a stage does before it lets the other stages run (see ``pause``):
+the event loop is shared, and an event waiting behind a long batch of another stage waits
+for all of it."""
+
 
 class Stage(ConsumerRebalanceListener, ABC):
     name = "stage"
@@ -60,6 +65,7 @@ class Stage(ConsumerRebalanceListener, ABC):
         self._stopping = False
         self._broken = False
         self._committing: asyncio.Future[None] | None = None
+        self._slice_started = time.perf_counter()
 
     # --- what a stage does ------------------------------------------------------------------
 
@@ -71,9 +77,10 @@ class Stage(ConsumerRebalanceListener, ABC):
     async def idle(self) -> None:
         """Called after every fetch, records or not (timed work such as wall-clock sweeps)."""
 
-    def changes(self) -> list[StateWrite]:
+    async def changes(self) -> list[StateWrite]:
         """The stage's state changed since the last call, serialised now (written once what
-        was produced before is acked)."""
+        was produced before is acked). Called under the stage's lock: it may yield to other
+        stages, its own state does not change meanwhile."""
         return []
 
     def committable(self) -> dict[TopicPartition, int]:
@@ -101,6 +108,7 @@ class Stage(ConsumerRebalanceListener, ABC):
                     self._rewind(batch)  # fetched across a rebalance: fetch it again
                     continue
                 if batch:
+                    self._slice_started = time.perf_counter()
                     try:
                         await self.process(batch)
                         await self.outbox.flush()
@@ -119,6 +127,16 @@ class Stage(ConsumerRebalanceListener, ABC):
                         committing.exception())
                 if time.monotonic() - self._checkpointed >= self.settings.commit_interval_seconds:
                     await self.begin_checkpoint()
+
+    async def pause(self) -> None:
+        """Within a long batch: send what it produced so far and let the other stages run,
+        once every ``SLICE_SECONDS`` of work (a batch is processed under the lock, so nothing
+        else of this stage runs meanwhile)."""
+        now = time.perf_counter()
+        if now - self._slice_started >= SLICE_SECONDS:
+            await self.outbox.flush()
+            await asyncio.sleep(0)
+            self._slice_started = time.perf_counter()
 
     def _rewind(self, batch: Batch) -> None:
         """Put the consumer back at the start of a batch left unprocessed. Records fetched
@@ -141,7 +159,7 @@ class Stage(ConsumerRebalanceListener, ABC):
         await self.finish_checkpoint()  # one at a time, in order
         await self.outbox.flush()
         futures = self.inflight.take()
-        writes = self.changes()
+        writes = await self.changes()
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self.committable().items()
                    if tp in self.assignment}
         self._committing = asyncio.ensure_future(self._commit(futures, writes, offsets))

@@ -72,24 +72,23 @@ class PartitionProfiles:
     def dirty(self) -> int:
         return len(self._dirty)
 
-    def changes(self) -> list[tuple[str, bytes | None]]:
-        """Every profile changed since the last call, serialised (None: deleted), and the
-        cold end of the hot set let go (it is clean now)."""
-        changed: list[tuple[str, bytes | None]] = []
-        for customer_id in self._dirty:
+    def changes(self) -> Iterator[tuple[str, bytes | None]]:
+        """Every profile changed since the last call, serialised as it is consumed (None:
+        deleted); once consumed, the cold end of the hot set is let go (it is clean now)."""
+        dirty, self._dirty = self._dirty, set()
+        for customer_id in dirty:
             profile = self._hot.get(customer_id)
             if profile is None:
-                changed.append((customer_id, None))
+                yield customer_id, None
                 continue
             blob = profile.to_json()
             self._blobs[customer_id] = blob
-            changed.append((customer_id, blob))
-        self._dirty.clear()
+            yield customer_id, blob
         excess = len(self._hot) - self._hot_limit
         if excess > 0:
             for customer_id in list(self._hot)[:excess]:
-                del self._hot[customer_id]
-        return changed
+                if customer_id not in self._dirty:
+                    del self._hot[customer_id]
 
 
 async def restore(broker: str, tp: TopicPartition) -> PartitionProfiles:

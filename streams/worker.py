@@ -25,7 +25,7 @@ from nextbest.streams.stages.catalog import CatalogReplica
 from nextbest.streams.stages.customer import CustomerStage
 from nextbest.streams.stages.identity import GraphReplica, IdentityWriter
 from nextbest.streams.stages.router import Router
-from nextbest.streams.stages.timers import every, timed_jobs
+from nextbest.streams.stages.timers import every, timed_jobs, watch_loop_lag
 from nextbest.streams.web import application
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def serve(settings: WorkerSettings) -> int:
         ("router", router.run()))]
     helpers = [asyncio.create_task(coro, name=name) for name, coro in (
         ("identity-replica", replica.run()), ("catalog-replica", catalog.run()),
-        ("identity-answers", router.answers()),
+        ("identity-answers", router.answers()), ("loop-lag", watch_loop_lag(pipeline)),
         *((f"timer-{job.__name__}", every(seconds, job))
           for seconds, job in timed_jobs(pipeline, stages)),
     )]

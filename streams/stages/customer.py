@@ -13,6 +13,7 @@ twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
+
+SERIALISED_PER_SLICE = 200
+"""Profiles serialised for a checkpoint between two chances for the other stages to run."""
 
 
 @dataclass
@@ -84,6 +88,7 @@ class CustomerStage(Stage):
             if part is None:
                 continue  # not (or no longer) ours
             for record in records:
+                await self.pause()
                 try:
                     await self.handle(part, tp.partition, record)
                 except Exception as exc:
@@ -223,8 +228,11 @@ class CustomerStage(Stage):
         for partition, part in self.partitions.items():
             await self.publish_all(part, partition, part.customers.advance(now), None)
 
-    def changes(self) -> list[StateWrite]:
-        topic = self.settings.customer_state_topic
-        return [(topic, partition, customer_id.encode(), blob)
-                for partition, part in self.partitions.items()
-                for customer_id, blob in part.profiles.changes()]
+    async def changes(self) -> list[StateWrite]:
+        topic, writes = self.settings.customer_state_topic, []
+        for partition, part in self.partitions.items():
+            for n, (customer_id, blob) in enumerate(part.profiles.changes(), start=1):
+                writes.append((topic, partition, customer_id.encode(), blob))
+                if n % SERIALISED_PER_SLICE == 0:
+                    await asyncio.sleep(0)  # a few ms of work at a time: see Stage.pause
+        return writes

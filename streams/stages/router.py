@@ -80,6 +80,7 @@ class Router(Stage):
         for tp, records in batch.items():
             family = self.family_of.get(tp.topic, "unknown")
             for record in records:
+                await self.pause()
                 if await self.take(tp, family, record):
                     accepted[family] += 1
         await self.announce()

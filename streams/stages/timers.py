@@ -44,6 +44,15 @@ async def every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
             logger.warning("%s failed, will retry: %s", getattr(work, "__name__", work), exc)
 
 
+async def watch_loop_lag(pipeline: Pipeline, interval: float = 0.01) -> None:
+    """Observe how late a short timer fires: the longest stretches the loop was held."""
+    loop, lag = asyncio.get_running_loop(), pipeline.metrics.loop_lag
+    while True:
+        started = loop.time()
+        await asyncio.sleep(interval)
+        lag.observe(max(0.0, loop.time() - started - interval))
+
+
 Job = tuple[float, Callable[[], Awaitable[None]]]
 
 

@@ -1,7 +1,8 @@
 """``nextbest bench``: throughput, event->decision latency and the worker's CPU per event of the
 running pipeline, next to a raw aiokafka consume->produce passthrough on the same broker at the
 same rate in the same run (the floor), and the engine's own cost per event measured in-process
-by the same command.
+by the same command on the very messages that run published (the engine's cost per event grows
+as a run goes on: more customers are due for wakes, the models hold more).
 
 ``--rate R`` is one run; ``--rates 500,1000,...`` a sweep with a fresh worker per rate, reporting
 the highest rate kept up with p99 <= 200 ms (``max_sustained_per_s``)."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -115,6 +117,24 @@ def _engine_steps(url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def bench_traffic(seed: int, start_ms: int, probe_every: int
+                  ) -> tuple[list[SimEvent], Iterator[SimEvent | MalformedMessage]]:
+    """The catalog and the message stream a run publishes (the same for the engine alone)."""
+    shop = Shop(seed=seed, customers=2_000, start_time_ms=start_ms)
+    return shop.catalog(), with_probes(shop.events(), every=probe_every, start_ms=start_ms)
+
+
+def engine_on_traffic(seed: int, start_ms: int, probe_every: int, messages: int) -> float:
+    """The engine's own cost per event, in-process, on the first ``messages`` of a run's
+    traffic (malformed ones skipped: the worker dead-letters them before the engine)."""
+    from nextbest.cli.engine_bench import run_engine
+    from nextbest.engine import Engine
+
+    catalog, stream = bench_traffic(seed, start_ms, probe_every)
+    events = [m for m in itertools.islice(stream, messages) if isinstance(m, SimEvent)]
+    return run_engine(Engine(), [*catalog, *events])["us_per_event"]
+
+
 def with_probes(
     messages: Iterator[SimEvent | MalformedMessage], *, every: int, start_ms: int
 ) -> Iterator[SimEvent | MalformedMessage]:
@@ -141,11 +161,11 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
     watcher = PipelineWatcher(settings)
     await watcher.start()
     start_ms = int(time.time() * 1000)
-    shop = Shop(seed=seed, customers=2_000, start_time_ms=start_ms)
+    catalog, traffic = bench_traffic(seed, start_ms, probe_every)
     publisher = TrafficPublisher(
         settings, on_sent=lambda topic, m, at: watcher.event_sent(m.event["event_id"], at))
     async with publisher:
-        for item in shop.catalog():
+        for item in catalog:
             await publisher.send(item)
         await asyncio.sleep(2)
         steps_before = await asyncio.to_thread(_engine_steps, worker_url)
@@ -153,10 +173,7 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
         sent_before = publisher.stats.sent
         cpu_before = process_cpu_seconds(worker_pid) if worker_pid else None
         started = time.monotonic()
-        stats = await publisher.publish(
-            with_probes(shop.events(), every=probe_every, start_ms=start_ms),
-            rate=rate, duration=duration,
-        )
+        stats = await publisher.publish(traffic, rate=rate, duration=duration)
         published = time.monotonic() - started
     # Processed throughput: until the engine has stepped through every customer event sent.
     sent = stats.sent - sent_before
@@ -183,6 +200,7 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
         "duplicate_decisions": seen.duplicates,
         "latency": _latency_summary(seen.latencies_ms),
         "worker_cpu_us_per_event": round(cpu / processed * 1e6, 1) if cpu and processed else None,
+        "traffic": {"start_ms": start_ms, "messages": sent},
     }
 
 
@@ -223,7 +241,11 @@ def one_rate(args: argparse.Namespace, rate: float) -> dict[str, Any]:
                               "passthrough": floor}
     p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]
     report["p99_ratio_to_passthrough"] = round(p99 / floor_p99, 2) if p99 and floor_p99 else None
-    report["worker_cpu_us_per_event"] = result.pop("worker_cpu_us_per_event")
+    cpu = report["worker_cpu_us_per_event"] = result.pop("worker_cpu_us_per_event")
+    traffic = result.pop("traffic")
+    engine = report["engine_us_per_event"] = engine_on_traffic(
+        args.seed, traffic["start_ms"], args.probe_every, traffic["messages"])
+    report["worker_cpu_to_engine"] = round(cpu / engine, 2) if cpu and engine else None
     return report
 
 
@@ -236,15 +258,8 @@ def sustained(report: dict[str, Any]) -> bool:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from nextbest.cli.engine_bench import engine_bench
-
     rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
     runs = [one_rate(args, rate) for rate in rates]
-    engine = engine_bench(args.engine_events, args.seed)["with_models_us_per_event"]
-    for report in runs:
-        report["engine_us_per_event"] = engine
-        cpu = report["worker_cpu_us_per_event"]
-        report["worker_cpu_to_engine"] = round(cpu / engine, 2) if cpu and engine else None
     if args.rates:
         kept = [r["rate"] for r in runs if sustained(r)]
         output: dict[str, Any] = {"runs": runs, "max_sustained_per_s": max(kept, default=None)}
