@@ -36,6 +36,8 @@ class Pipeline:
     producer: AIOKafkaProducer
     checkpointed_events: int = 0
     """The models' event count at the last checkpoint written."""
+    ready: bool = False
+    """Every stage started (state restored, groups joined) and the worker is not stopping."""
 
     def customer_partition(self, customer_id: str) -> int:
         return kafka.partition_of(customer_id, self.settings.partitions)

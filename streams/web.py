@@ -1,4 +1,5 @@
-"""The worker's HTTP endpoints: a customer's served view, the models, the digest, /metrics."""
+"""The worker's HTTP endpoints: a customer's served view, the models, the digest, health,
+/metrics."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def application(pipeline: Pipeline) -> web.Application:
         models = pipeline.engine.models
         week = request.query.get("week") or week_of(models.watermark)
         return json_response(models.digest.digest(week))
+
+    @routes.get("/health/live")
+    async def live(request: web.Request) -> web.Response:
+        """Answered at all: the event loop turns (a stage task that fails stops the worker)."""
+        return json_response({"live": True})
+
+    @routes.get("/health/ready")
+    async def ready(request: web.Request) -> web.Response:
+        """200 once every stage has started, 503 while starting or stopping."""
+        return json_response({"ready": pipeline.ready}, status=200 if pipeline.ready else 503)
 
     @routes.get("/metrics")
     async def metrics(request: web.Request) -> web.Response:

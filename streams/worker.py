@@ -68,6 +68,7 @@ async def serve(settings: WorkerSettings) -> int:
     # from walking it, and collect young objects less often (pauses show as latency).
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    pipeline.ready = True
     loops = [asyncio.create_task(coro, name=name) for name, coro in (
         ("identity-writer", writer.run()), ("customer", customers.run()),
         ("router", router.run()))]
@@ -97,6 +98,7 @@ async def serve(settings: WorkerSettings) -> int:
 async def shutdown(pipeline: Pipeline, stages: list[Stage], loops: list[asyncio.Task[None]],
                    helpers: list[asyncio.Task[None]]) -> None:
     """Let every stage finish the batch in hand, checkpoint it and leave its group."""
+    pipeline.ready = False
     for stage in stages:
         stage.request_stop()
     await asyncio.gather(*loops, return_exceptions=True)

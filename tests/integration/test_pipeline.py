@@ -4,10 +4,12 @@ profiles served from Redis."""
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -157,6 +159,14 @@ def test_metrics_count_events_dead_letters_and_decisions(harness: Harness) -> No
     assert 'nextbest_decisions_total{decision_type="service_recovery"}' in text
     assert "nextbest_event_to_decision_seconds_bucket" in text
     assert "@example.com" not in text  # no PII in labels
+    assert "nextbest_event_loop_lag_seconds_count" in text
+
+
+def test_health_endpoints_answer_for_probes(harness: Harness) -> None:
+    for path, field in (("/health/live", "live"), ("/health/ready", "ready")):
+        with urllib.request.urlopen(f"{harness.worker.url}{path}") as response:
+            assert response.status == 200
+            assert orjson.loads(response.read()) == {field: True}
 
 
 def test_a_record_the_engine_cannot_step_is_dead_lettered_alone(harness: Harness) -> None:
