@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=1000.0)
     bench.add_argument("--rates", help="comma-separated rates: one run each, and the highest "
                        "sustained (p99 <= 200 ms)")
+    bench.add_argument("--workers", type=int, default=1,
+                       help="workers in the group; CPU per event is their total")
     bench.add_argument("--duration", type=float, default=60.0)
     bench.add_argument("--seed", type=int, default=11)
     bench.add_argument("--probe-every", type=int, default=20,

@@ -156,8 +156,19 @@ def with_probes(
             })
 
 
-async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, duration: float,
-                   seed: int, probe_every: int, worker_pid: int | None) -> dict[str, Any]:
+def _cluster_steps(urls: list[str]) -> float:
+    return sum(_engine_steps(url) for url in urls)
+
+
+def _cluster_cpu_seconds(pids: list[int]) -> float:
+    return sum(process_cpu_seconds(pid) for pid in pids)
+
+
+async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: float,
+                   duration: float, seed: int, probe_every: int, worker_pids: list[int]
+                   ) -> dict[str, Any]:
+    """The shop's traffic at ``rate`` through the workers at ``worker_urls`` (one group); CPU
+    per event is the sum over ``worker_pids`` (none: not measured)."""
     watcher = PipelineWatcher(settings)
     await watcher.start()
     start_ms = int(time.time() * 1000)
@@ -168,10 +179,10 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
         for item in catalog:
             await publisher.send(item)
         await asyncio.sleep(2)
-        steps_before = await asyncio.to_thread(_engine_steps, worker_url)
+        steps_before = await asyncio.to_thread(_cluster_steps, worker_urls)
         catalog_before = publisher.stats.by_family.get("catalog", 0)
         sent_before = publisher.stats.sent
-        cpu_before = process_cpu_seconds(worker_pid) if worker_pid else None
+        cpu_before = _cluster_cpu_seconds(worker_pids)
         started = time.monotonic()
         stats = await publisher.publish(traffic, rate=rate, duration=duration)
         published = time.monotonic() - started
@@ -181,12 +192,12 @@ async def pipeline(settings: WorkerSettings, worker_url: str, *, rate: float, du
     deadline = time.monotonic() + 180
     processed = 0.0
     while time.monotonic() < deadline:
-        processed = await asyncio.to_thread(_engine_steps, worker_url) - steps_before
+        processed = await asyncio.to_thread(_cluster_steps, worker_urls) - steps_before
         if processed >= expected:
             break
         await asyncio.sleep(0.25)
     elapsed = time.monotonic() - started
-    cpu = process_cpu_seconds(worker_pid) - cpu_before if worker_pid and cpu_before else None
+    cpu = _cluster_cpu_seconds(worker_pids) - cpu_before if worker_pids else None
     await asyncio.sleep(1)
     await watcher.stop()
     seen = watcher.observed
@@ -211,33 +222,44 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def one_rate(args: argparse.Namespace, rate: float) -> dict[str, Any]:
-    """One run at ``rate``: the passthrough floor, then the pipeline with a fresh worker."""
+    """One run at ``rate``: the passthrough floor, then the pipeline with fresh workers (one
+    consumer group of ``args.workers``)."""
     run = uuid.uuid4().hex[:6]
-    own_port = {} if args.no_worker else {"web_port": free_port()}
     settings, started = with_local_stack(
         topic_prefix="" if args.no_worker else f"bench-{run}.", data_dir=Path(f"var/bench/{run}"),
-        wall_clock_ticks=False, **own_port,
+        wall_clock_ticks=False,
     )
-    worker = WorkerProcess(settings, log_path=Path(f"var/bench/{run}.log"))
+    workers = [] if args.no_worker else [
+        WorkerProcess(settings.model_copy(update={
+            "web_port": free_port(), "worker_id": f"bench-{n}",
+            "data_dir": settings.data_dir / f"worker-{n}"}),
+            log_path=Path(f"var/bench/{run}-{n}.log"))
+        for n in range(args.workers)]
     try:
-        if not args.no_worker:
+        if workers:
             asyncio.run(ensure_topics(settings))
-            worker.start()
-            worker.ready()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.ready()
         floor = asyncio.run(passthrough(
             settings.kafka_broker, rate=rate, duration=args.duration,
             fetch_max_wait_ms=settings.fetch_max_wait_ms, partitions=settings.partitions,
         ))
-        pid = worker.process.pid if worker.process is not None else None
-        result = asyncio.run(pipeline(settings, worker.url, rate=rate, duration=args.duration,
+        urls = [w.url for w in workers] or [
+            f"http://{settings.web_host}:{settings.web_port}"]
+        pids = [w.process.pid for w in workers if w.process is not None]
+        result = asyncio.run(pipeline(settings, urls, rate=rate, duration=args.duration,
                                       seed=args.seed, probe_every=args.probe_every,
-                                      worker_pid=pid))
+                                      worker_pids=pids))
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         shutil.rmtree(settings.data_dir, ignore_errors=True)
         for service in reversed(started):
             service.stop()
-    report: dict[str, Any] = {"rate": rate, "duration_s": args.duration, "pipeline": result,
+    report: dict[str, Any] = {"rate": rate, "duration_s": args.duration,
+                              "workers": len(workers) or None, "pipeline": result,
                               "passthrough": floor}
     p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]
     report["p99_ratio_to_passthrough"] = round(p99 / floor_p99, 2) if p99 and floor_p99 else None
