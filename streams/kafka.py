@@ -8,14 +8,13 @@ checkpoint for everything it produced (:class:`InFlight`) before it commits what
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.partitioner import murmur2
 
+from nextbest.partitions import partition_of as partition_of  # keys as Kafka (and the core)
 from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -31,17 +30,6 @@ def _cheaper_futures() -> None:
 
 
 _cheaper_futures()
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client),
-    so other clients keying by customer land on the same partition.
-
-    >>> partition_of("nb-1c2d3e4f5a6b7c8d", 4) in range(4)
-    True
-    """
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:

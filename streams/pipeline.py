@@ -58,6 +58,8 @@ def create_pipeline(
     settings = settings or WorkerSettings()
     registry = CollectorRegistry()
     engine = Engine(engine_settings or EngineSettings(), models=models)
+    # One pot of the day's incentive budget per customer partition: see IncentiveBudget.
+    engine.models.budget.pots = settings.partitions
     registry.register(ModelCollector(engine))
     return Pipeline(
         settings=settings,

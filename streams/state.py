@@ -20,6 +20,10 @@ from nextbest.streams import kafka
 
 logger = logging.getLogger(__name__)
 
+PARTITION_KEY_PREFIX = "@"
+"""Changelog keys of the partition's own records (not customers: canonical ids never start so),
+such as the incentive budget's pot."""
+
 HOT_PROFILES = 50_000
 """Live profile objects kept per partition; colder ones stay serialised until touched."""
 
@@ -29,7 +33,11 @@ class PartitionProfiles:
 
     def __init__(self, blobs: dict[str, bytes] | None = None, *, hot: int = HOT_PROFILES
                  ) -> None:
-        self._blobs: dict[str, bytes] = blobs or {}
+        blobs = blobs or {}
+        self.records: dict[str, bytes] = {
+            key: blobs.pop(key) for key in [k for k in blobs if k.startswith(PARTITION_KEY_PREFIX)]}
+        """The partition's own records as restored (keys starting with ``@``)."""
+        self._blobs: dict[str, bytes] = blobs
         self._hot: dict[str, CustomerProfile] = {}
         self._dirty: set[str] = set()
         self._hot_limit = hot

@@ -219,7 +219,7 @@ class Engine:
             del profile.shown[stale]
         cost = offer_cost(decision)
         if cost:
-            self.guardrails.budget.spend(now, cost)
+            self.guardrails.budget.spend(now, cost, decision.customer_id)
 
     def _release_held(self, result: StepResult, now: int) -> list[Decision]:
         profile = result.profile

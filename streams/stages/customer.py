@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
 from nextbest.decisions.policies.support_triage import conversation_outcome, is_repeat_contact
@@ -32,13 +33,15 @@ from nextbest.streams.deadletter import send_deadletter
 from nextbest.streams.privacy import erasure_ack_record
 from nextbest.streams.sent_ledger import recently_sent
 from nextbest.streams.stage import Batch, Stage, StateWrite
-from nextbest.streams.state import PartitionProfiles, restore
+from nextbest.streams.state import PARTITION_KEY_PREFIX, PartitionProfiles, restore
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
+BUDGET_KEY = f"{PARTITION_KEY_PREFIX}incentive-budget"
+"""The partition's pot of the incentive budget, in its changelog."""
 SERIALISED_PER_SLICE = 200
 """Profiles serialised for a checkpoint between two chances for the other stages to run."""
 
@@ -51,6 +54,8 @@ class Assigned:
     profiles: PartitionProfiles
     sent: set[str] = field(default_factory=set)
     """Decision ids already on the decision topics' same partition."""
+    budget_written: dict[str, float] = field(default_factory=dict)
+    """The partition's incentive budget pot as last written to the changelog."""
 
 
 class CustomerStage(Stage):
@@ -73,8 +78,13 @@ class CustomerStage(Stage):
             profiles = await restore(settings.kafka_broker,
                                      TopicPartition(settings.customer_state_topic, tp.partition))
             sent = await recently_sent(settings, self.pipeline.codec, tp.partition)
+            budget = self.engine.models.budget
+            pot = profiles.records.get(BUDGET_KEY)
+            if pot is not None:
+                budget.restore_pot(tp.partition, orjson.loads(pot))
             self.partitions[tp.partition] = Assigned(
-                CustomerPartition(self.engine, profiles), profiles, sent)
+                CustomerPartition(self.engine, profiles), profiles, sent,
+                budget.pot_state(tp.partition))
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
@@ -229,8 +239,14 @@ class CustomerStage(Stage):
             await self.publish_all(part, partition, part.customers.advance(now), None)
 
     async def changes(self) -> list[StateWrite]:
-        topic, writes = self.settings.customer_state_topic, []
+        topic = self.settings.customer_state_topic
+        writes: list[StateWrite] = []
+        budget = self.engine.models.budget
         for partition, part in self.partitions.items():
+            pot = budget.pot_state(partition)
+            if pot != part.budget_written:
+                writes.append((topic, partition, BUDGET_KEY.encode(), orjson.dumps(pot)))
+                part.budget_written = pot
             for n, (customer_id, blob) in enumerate(part.profiles.changes(), start=1):
                 writes.append((topic, partition, customer_id.encode(), blob))
                 if n % SERIALISED_PER_SLICE == 0:

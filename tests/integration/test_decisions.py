@@ -14,6 +14,7 @@ import pytest
 
 from nextbest.experiments import HOLDOUT, arm_for
 from nextbest.identity.graph import new_customer_id
+from nextbest.partitions import partition_of
 from nextbest.settings import EngineSettings
 from tests.events import DAY, MINUTE, click, identity, order, review, support
 from tests.integration.harness import Harness
@@ -191,6 +192,20 @@ def test_every_decision_type_with_its_guardrails(harness: Harness) -> None:
     assert (treated["sent"], control["sent"]) == (True, False)
     assert (control["experiment_arm"], control["orders"], control["revenue"]) == (
         HOLDOUT, 1, 120.0)
+
+    # The incentives spent are in their partitions' pots, in the partitions' changelogs.
+    spent = {partition_of(d["customer_id"], harness.settings.partitions):
+             orjson.loads(d["payload"])["offer"]["cost"] for d in (reward, offer)}
+
+    def pots(records: list[Any]) -> dict[int, float]:
+        latest = {r.partition: orjson.loads(r.value) for r in records
+                  if r.key == b"@incentive-budget"}
+        return {partition: sum(days.values()) for partition, days in latest.items()}
+
+    written = pots(harness.read([harness.settings.customer_state_topic],
+                                until=lambda rs: pots(rs).keys() >= spent.keys()))
+    for partition, cost in spent.items():
+        assert written[partition] >= cost > 0
 
     metrics = harness.metrics()
     assert ('nextbest_decision_verdicts_total{decision_type="thank_you",rule="frequency_cap",'

@@ -150,7 +150,7 @@ def test_incentives_are_bounded_by_value_and_by_the_days_budget() -> None:
     offer = _message(cid, "next_best_offer", "email", NOON, causing=NOON - 2 * DAY,
                      payload={"offer": {"offer_id": "d10", "cost": 15.0}})
     assert guardrails.review(valuable, offer, NOON).status == "sent"
-    budget.spend(NOON, 15.0)
+    budget.spend(NOON, 15.0, cid)
     verdict = guardrails.review(valuable, offer, NOON + HOUR)
     assert (verdict.status, verdict.rule) == ("suppressed", "incentive_budget")
     small = CustomerProfile(cid, orders=2, revenue=60.0)  # average order 30 -> cap 3

@@ -99,7 +99,8 @@ class Guardrails:
                 return _stop(decision, "incentive_above_value",
                              f"The incentive costs {cost:.2f}, above {cap:.2f} "
                              f"({s.incentive_value_share:.0%} of predicted value).")
-            if cost > self.budget.left(now, s.incentive_budget_per_day):
+            if cost > self.budget.left(now, s.incentive_budget_per_day,
+                                         profile.customer_id):
                 return _stop(decision, "incentive_budget", "Today's incentive budget is spent.")
         if marketing:
             arm = arm_for(profile.customer_id, decision.decision_type, s)

@@ -29,7 +29,7 @@ def choose_offer(
         return None, []
     now = trigger.event_time
     cap = incentive_cap(profile, settings)
-    left = models.budget.left(now, settings.incentive_budget_per_day)
+    left = models.budget.left(now, settings.incentive_budget_per_day, profile.customer_id)
     choice = models.offers.pick(profile, now, kinds=kinds, value_cap=cap, budget_left=left)
     if choice is None:
         return None, []

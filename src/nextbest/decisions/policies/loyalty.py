@@ -43,7 +43,8 @@ class LoyaltyRewardPolicy:
         models, now = trigger.models, trigger.event_time
         basket = profile.revenue / profile.orders
         limit = min(incentive_cap(profile, settings),
-                    models.budget.left(now, settings.incentive_budget_per_day))
+                    models.budget.left(now, settings.incentive_budget_per_day,
+                                       profile.customer_id))
         rewards = [o for o in models.offers.offers if o.kind == "loyalty_reward"]
         ranking = [(r, a) for r, a in ranked_rewards(profile, rewards)
                    if cost(r, basket) <= limit]
