@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import math
 import pickle
+import random
+from typing import Any
 
 import pytest
 
@@ -84,6 +87,47 @@ def test_cooccurrence_memory_is_bounded() -> None:
     assert len(co.counts) <= 50 + 16
     assert all(len(row) <= 2 * 5 for row in co.neighbours.values())
     assert set(co.neighbours) <= set(co.counts)
+
+
+def _loop_scores(co: CoOccurrence, sources: list[str], recency_decay: float) -> dict[str, float]:
+    """Co-occurrence scores summed item by item in plain Python (what the arrays must match)."""
+    raw: dict[str, float] = {}
+    for rank, source in enumerate(sources):
+        n_source = co.counts.get(source)
+        row = co.neighbours.get(source)
+        if n_source and row:
+            scale = math.exp(-recency_decay * rank) / n_source**co.alpha
+            for item, together in row.items():
+                raw[item] = raw.get(item, 0.0) + scale * together
+    return {item: value / n**co.beta for item, value in raw.items()
+            if (n := co.counts.get(item))}
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"max_neighbours": 3, "max_items": 20, "half_life_days": 2.0},
+    {"half_life_days": None, "alpha": 0.0, "beta": 0.0},
+])
+def test_cooccurrence_scores_are_the_item_by_item_sums(settings: dict[str, Any]) -> None:
+    """Same floats in the same order through pruning, eviction, rescaling and pickling."""
+    rng = random.Random(5)
+    co = CoOccurrence(**settings)
+    items = [f"i{n}" for n in range(60)]
+    histories: dict[int, list[str]] = {}
+    t = 0
+    for step in range(3_000):
+        t += rng.randrange(DAY_MS)
+        history = histories.setdefault(rng.randrange(40), [])
+        item = rng.choice(items[: rng.choice([8, 60])])
+        co.learn(item, history, time_ms=t, weight=rng.choice([0.5, 1.0]))
+        history.append(item)
+        if step % 500 == 0:
+            co = pickle.loads(pickle.dumps(co))
+        if step % 7 == 0:
+            sources = list(dict.fromkeys(rng.choice(items) for _ in range(rng.randrange(25))))
+            decay = rng.choice([0.0, 0.1, 0.5])
+            expected = _loop_scores(co, sources, decay)
+            got = co.scores_from(sources, recency_decay=decay)
+            assert list(got.items()) == list(expected.items())
 
 
 def test_popularity_tracks_recent_interest() -> None:

@@ -97,11 +97,21 @@ class Catalog:
         """Each described item's position in :meth:`similarities`."""
         return self._rows
 
+    @property
+    def row_items(self) -> list[str]:
+        """The described items by :attr:`rows` position (grows at the end; read, don't change)."""
+        return self._ids
+
     def similarities(self, taste: dict[str, float]) -> list[float]:
         """:meth:`similarity` of ``taste`` to every item, by :attr:`rows` position."""
+        result: list[float] = self.similarity_array(taste).tolist()
+        return result
+
+    def similarity_array(self, taste: dict[str, float]) -> npt.NDArray[np.float64]:
+        """:meth:`similarities` as a numpy array (the same floats)."""
         n = len(self._rows)
         if not n or not taste:
-            return [0.0] * n
+            return np.zeros(n)
         weights = np.zeros(max(1, len(self._columns)))
         columns = self._columns
         for feature, value in taste.items():
@@ -112,11 +122,11 @@ class Catalog:
         total = values[:, 0] * weights[index[:, 0]]
         for j in range(1, index.shape[1]):  # left to right, as sum() adds them
             total += values[:, j] * weights[index[:, j]]
-        result: list[float] = total.tolist()
-        return result
+        return total
 
     def _reset_mirror(self) -> None:
         self._rows: dict[str, int] = {}
+        self._ids: list[str] = []
         self._columns: dict[str, int] = {}
         self._index: npt.NDArray[np.intp] = np.zeros((0, 1), dtype=np.intp)
         self._values: npt.NDArray[np.float64] = np.zeros((0, 1))
@@ -127,6 +137,7 @@ class Catalog:
         row = self._rows.get(item_id)
         if row is None:
             row = self._rows[item_id] = len(self._rows)
+            self._ids.append(item_id)
         rows, width = self._index.shape
         if row >= rows or len(features) > width:  # grow (rows double) or widen, zero-padded
             grown = max(rows, 2 * rows, 64) if row >= rows else rows
@@ -145,7 +156,7 @@ class Catalog:
 
     def __getstate__(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items()
-                if key not in ("_rows", "_columns", "_index", "_values")}
+                if key not in ("_rows", "_ids", "_columns", "_index", "_values")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

@@ -10,14 +10,26 @@ only and the least recently bought items are dropped beyond ``max_items``.
 Scores normalise the counts by popularity,
 ``c(a, b) / (n_a ** alpha * n_b ** beta)`` (``alpha = beta = 0.5`` is cosine),
 summed over the customer's recent items with a recency weight.
+
+Scoring reads the rows through derived arrays (never pickled): a column per item, the
+columns of each row read so far (extended as the row grows, dropped when it is replaced)
+and each column's count and ``count ** beta``. The sums are taken in the same order as a
+loop over the rows would take them, so the scores are the same floats.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from nextbest.models.recommend.decay import ForwardDecay
+
+_DERIVED = ("_columns", "_column_items", "_row_columns", "_n", "_n_beta", "_n_beta_of")
 
 
 def recent_distinct(history: Sequence[str], limit: int) -> list[str]:
@@ -59,6 +71,14 @@ class CoOccurrence:
         # decayed interaction count per item; insertion order = least recently bought first
         self.counts: dict[str, float] = {}
         self._decay = ForwardDecay(half_life_days)
+        self._reset_derived()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key not in _DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_derived()
 
     def learn(
         self, item_id: str, history: Sequence[str], *, time_ms: int, weight: float = 1.0
@@ -69,6 +89,9 @@ class CoOccurrence:
         boost = weight * self._decay.boost(time_ms)
         count = self.counts.pop(item_id, 0.0) + boost  # re-insert: most recently bought last
         self.counts[item_id] = count
+        column = self._columns.get(item_id)
+        if column is not None:
+            self._count_column(column, count)
         own = self.neighbours.setdefault(item_id, {})
         for distance, other in enumerate(recent_distinct(history, self.window)):
             if other == item_id or other not in self.counts:
@@ -79,8 +102,10 @@ class CoOccurrence:
             theirs[item_id] = theirs.get(item_id, 0.0) + increment
             if len(theirs) > 2 * self.max_neighbours:
                 self.neighbours[other] = self._strongest(theirs)
+                self._row_columns.pop(other, None)
         if len(own) > 2 * self.max_neighbours:
             self.neighbours[item_id] = self._strongest(own)
+            self._row_columns.pop(item_id, None)
         if len(self.counts) > self.max_items + max(16, self.max_items // 8):
             self._evict()
 
@@ -94,10 +119,20 @@ class CoOccurrence:
     def scores_from(self, sources: Sequence[str], *, recency_decay: float = 0.1
                     ) -> dict[str, float]:
         """:meth:`scores` from the recent distinct items, most recent first."""
-        raw: dict[str, float] = {}
+        columns, values = self.score_columns(sources, recency_decay=recency_decay)
+        items = self._column_items
+        return dict(zip([items[column] for column in columns.tolist()], values.tolist(),
+                        strict=True))
+
+    def score_columns(self, sources: Sequence[str], *, recency_decay: float = 0.1
+                      ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """:meth:`scores_from` as arrays: the items' columns (see :attr:`column_items`), in
+        the order the items first occur in the sources' rows, and their scores."""
         counts = self.counts
         neighbours = self.neighbours
-        get = raw.get
+        rows: list[dict[str, float]] = []
+        parts: list[npt.NDArray[np.intp]] = []
+        scales: list[float] = []
         for rank, source in enumerate(sources):
             n_source = counts.get(source)
             if not n_source:
@@ -105,13 +140,38 @@ class CoOccurrence:
             row = neighbours.get(source)
             if not row:
                 continue
-            scale = math.exp(-recency_decay * rank) / n_source**self.alpha
-            for item, together in row.items():
-                raw[item] = get(item, 0.0) + scale * together
-        beta = self.beta
+            rows.append(row)
+            parts.append(self._row_columns_of(source, row))
+            scales.append(math.exp(-recency_decay * rank) / n_source**self.alpha)
+        if not rows:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        if len(rows) == 1:
+            columns = parts[0]
+            values = scales[0] * np.fromiter(rows[0].values(), dtype=np.float64,
+                                             count=len(columns))
+        else:  # each item's terms added in the sources' order, from 0.0, as a loop would
+            joined = np.concatenate(parts)
+            weights = np.repeat(scales, [len(part) for part in parts]) * np.fromiter(
+                itertools.chain.from_iterable(row.values() for row in rows),
+                dtype=np.float64, count=len(joined))
+            first = np.full(len(self._column_items), len(joined))
+            np.minimum.at(first, joined, np.arange(len(joined)))
+            columns = np.flatnonzero(first < len(joined))
+            columns = columns[np.argsort(first[columns])]
+            sums = cast("npt.NDArray[np.float64]", np.bincount(
+                joined, weights=weights, minlength=len(self._column_items)))
+            values = sums[columns]
+        if self._n_beta_of != self.beta:
+            self._recount()
         # items missing from counts were evicted: they score nothing
-        return {item: value / n_item**beta for item, value in raw.items()
-                if (n_item := counts.get(item))}
+        counted = self._n[columns] != 0
+        columns = columns[counted]
+        return columns, values[counted] / self._n_beta[columns]
+
+    @property
+    def column_items(self) -> list[str]:
+        """The item of each column of :meth:`score_columns` (grows at the end; read only)."""
+        return self._column_items
 
     def strongest_source(
         self, history: Sequence[str], item_id: str, *, recent: int = 20,
@@ -124,15 +184,30 @@ class CoOccurrence:
     def strongest_from(self, sources: Sequence[str], item_id: str, *,
                        recency_decay: float = 0.1) -> str | None:
         """:meth:`strongest_source` from the recent distinct items, most recent first."""
-        best, best_part = None, 0.0
-        for rank, source in enumerate(sources):
-            together = self.neighbours.get(source, {}).get(item_id)
-            n_source = self.counts.get(source)
-            if together and n_source:
-                part = math.exp(-recency_decay * rank) * together / n_source**self.alpha
-                if part > best_part:
-                    best, best_part = source, part
-        return best
+        return self.strongest_of(sources, [item_id], recency_decay=recency_decay)[0]
+
+    def strongest_of(self, sources: Sequence[str], items: Sequence[str], *,
+                     recency_decay: float = 0.1) -> list[str | None]:
+        """:meth:`strongest_from` of each of ``items`` (the sources' weights worked out once)."""
+        weighted: list[tuple[str, dict[str, float], float, float]] = []
+        if items:
+            for rank, source in enumerate(sources):
+                row = self.neighbours.get(source)
+                n_source = self.counts.get(source)
+                if row and n_source:
+                    weighted.append((source, row, math.exp(-recency_decay * rank),
+                                     n_source**self.alpha))
+        out: list[str | None] = []
+        for item_id in items:
+            best, best_part = None, 0.0
+            for source, row, recency, norm in weighted:
+                together = row.get(item_id)
+                if together:
+                    part = recency * together / norm
+                    if part > best_part:
+                        best, best_part = source, part
+            out.append(best)
+        return out
 
     def _strongest(self, row: dict[str, float]) -> dict[str, float]:
         keep = sorted(row, key=row.__getitem__, reverse=True)[: self.max_neighbours]
@@ -143,11 +218,62 @@ class CoOccurrence:
         for item in list(self.counts)[:excess]:
             del self.counts[item]
             self.neighbours.pop(item, None)  # rows pointing at it are skipped when scoring
+            self._row_columns.pop(item, None)
+            column = self._columns.get(item)
+            if column is not None:
+                self._count_column(column, 0.0)
 
     def _rescale(self, factor: float) -> None:
         self.counts = {item: count * factor for item, count in self.counts.items()}
         for item, row in self.neighbours.items():
             self.neighbours[item] = {other: value * factor for other, value in row.items()}
+        self._row_columns.clear()
+        self._recount()
+
+    # --- derived arrays (never pickled) ---------------------------------------------------
+
+    def _reset_derived(self) -> None:
+        self._columns: dict[str, int] = {}
+        self._column_items: list[str] = []
+        self._row_columns: dict[str, npt.NDArray[np.intp]] = {}
+        self._n: npt.NDArray[np.float64] = np.zeros(64)  # count by column, 0.0 if none
+        self._n_beta: npt.NDArray[np.float64] = np.zeros(64)  # count ** beta by column
+        self._n_beta_of = self.beta
+
+    def _row_columns_of(self, source: str, row: dict[str, float]) -> npt.NDArray[np.intp]:
+        """The columns of ``row``'s items in its order (a row only grows at the end until it
+        is replaced, and a replaced row's columns are dropped)."""
+        known = self._row_columns.get(source)
+        if known is None or len(known) != len(row):
+            done = 0 if known is None or len(known) > len(row) else len(known)
+            if not done:
+                known = None
+            added = [self._column(item) for item in itertools.islice(row, done, None)]
+            fresh = np.array(added, dtype=np.intp)
+            known = fresh if known is None else np.concatenate([known, fresh])
+            self._row_columns[source] = known
+        return known
+
+    def _column(self, item: str) -> int:
+        column = self._columns.get(item)
+        if column is None:
+            column = self._columns[item] = len(self._column_items)
+            self._column_items.append(item)
+            if column >= len(self._n):
+                self._n = np.concatenate([self._n, np.zeros(len(self._n))])
+                self._n_beta = np.concatenate([self._n_beta, np.zeros(len(self._n_beta))])
+            self._count_column(column, self.counts.get(item, 0.0))
+        return column
+
+    def _count_column(self, column: int, count: float) -> None:
+        self._n[column] = count
+        self._n_beta[column] = count**self.beta if count else 0.0
+
+    def _recount(self) -> None:
+        self._n_beta_of = self.beta
+        get = self.counts.get
+        for column, item in enumerate(self._column_items):
+            self._count_column(column, get(item, 0.0))
 
     def __len__(self) -> int:
         return len(self.counts)

@@ -122,6 +122,18 @@ class ImplicitMF:
                 out = out + self._bias[: len(self._items)]
             return out
         rows = np.array([self._index.get(item, -1) for item in items], dtype=np.int64)
+        return self._row_scores(user, rows)
+
+    def row_scores(self, user_id: str, rows: np.ndarray) -> np.ndarray | None:
+        """:meth:`scores` of items given by their positions in :attr:`items` (int64; -1 for an
+        unknown item, which scores 0): the same floats, without looking the ids up."""
+        user = self.model.u_latents.get(user_id)
+        if user is None:
+            return None
+        self._refresh()
+        return self._row_scores(user, rows)
+
+    def _row_scores(self, user: np.ndarray, rows: np.ndarray) -> np.ndarray:
         known = rows >= 0
         out = np.zeros(len(rows))
         if known.any():

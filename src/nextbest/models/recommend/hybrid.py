@@ -14,12 +14,13 @@ user vector, which ``forget`` erases.
 
 from __future__ import annotations
 
-import heapq
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from nextbest.models.recommend.content import Catalog, top_interest
 from nextbest.models.recommend.cooccurrence import CoOccurrence, recent_distinct
@@ -129,6 +130,14 @@ class Recommender:
         self.learned = 0
         self._universe: list[str] = []  # every item ever seen, for exploration draws
         self._known: set[str] = set()
+        self._slots = _Slots()  # derived, never pickled
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "_slots"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slots = _Slots()
 
     def upsert_item(self, item_id: str, category: str | None = None, tags: Iterable[str] = (),
                     price: float | None = None, in_stock: bool = True) -> None:
@@ -177,41 +186,59 @@ class Recommender:
         def eligible(item: str) -> bool:
             return item not in owned and item not in over_shown and item not in out_of_stock
 
-        ranked = self._rank(customer_id, list(history), eligible, k)
+        blocked = (owned, over_shown, out_of_stock)
+        ranked = self._rank(customer_id, list(history), eligible, blocked, k)
         return self._explore(customer_id, len(set(history)), ranked, eligible, k)
 
     def _rank(self, customer_id: str, history: list[str], eligible: _Eligible,
-              k: int) -> list[Recommendation]:
+              blocked: tuple[Iterable[str], ...], k: int) -> list[Recommendation]:
+        # Arrays by slot (see _Slots) instead of a loop over the pool's items: the same
+        # candidates in the same order, and each part of a score from the same float
+        # operations in the same order as per item, so the same scores and the same ranking.
         s = self.settings
         distinct = len(set(history))
         share = min(1.0, distinct / s.collaborative_after) if s.collaborative_after > 0 else 1.0
         sources = recent_distinct(history, s.recent)  # most recent first
-        together = self.cooccurrence.scores_from(
-            sources, recency_decay=s.recency_decay) if history else {}
+        together_columns, together_values = self.cooccurrence.score_columns(
+            sources, recency_decay=s.recency_decay)  # no sources without a history
         taste = self.catalog.taste(history) if history else {}
-        pool: dict[str, None] = dict.fromkeys(heapq.nlargest(
-            s.pool_cooccurrence, filter(eligible, together), key=together.__getitem__))
-        top_together = max((together[item] for item in pool), default=0.0)
-        pool.update(dict.fromkeys(self.popularity.top(s.pool_popular, eligible)))
-        alike = self.catalog.similarities(taste)  # the whole catalogue at once, by row
-        row_of = self.catalog.rows  # an item's position in ``alike`` (absent: 0.0)
+        slots = self._slots
+        for item in self._universe[len(slots.ids):]:  # the universe first: its own order
+            slots.add(item)
+        popular_slots = slots.aligned(self.popularity.order())  # most popular first
+        catalog_slots = slots.aligned(self.catalog.row_items)
+        together_slots = slots.aligned(self.cooccurrence.column_items)[together_columns]
+        mf = self.factorization
+        mf_slots = slots.aligned(mf.items) if mf is not None else None
+        ok = slots.eligible(blocked)  # by slot; sized now that every candidate has a slot
 
-        if taste and s.pool_content > 0:  # the most popular eligible items like the taste
-            alike_popular: list[str] = []
-            for item in self.popularity.ranked():
-                row = row_of.get(item)
-                if row is not None and alike[row] > 0 and eligible(item):
-                    alike_popular.append(item)
-                    if len(alike_popular) >= s.pool_content:
-                        break
-            pool.update(dict.fromkeys(alike_popular))
-        affinity = self._affinity(customer_id, eligible, pool)
-        if len(pool) < k:  # a young model: catalog items nobody has bought yet
+        # co-occurrence: the strongest eligible (ties in the scores' own order)
+        keep = ok[together_slots]
+        strongest = together_slots[keep]
+        strongest_values = together_values[keep]
+        order = np.argsort(-strongest_values, kind="stable")[:s.pool_cooccurrence]
+        top_together = float(strongest_values[order].max()) if len(order) else 0.0
+        pool = [strongest[order]]
+        ok_popular = ok[popular_slots]
+        pool.append(popular_slots[np.flatnonzero(ok_popular)[:s.pool_popular]])
+        alike = np.zeros(len(ok))
+        if taste:
+            alike[catalog_slots] = self.catalog.similarity_array(taste)
+            if s.pool_content > 0:  # the most popular eligible items like the taste
+                liked = ok_popular & (alike[popular_slots] > 0)
+                pool.append(popular_slots[np.flatnonzero(liked)[:s.pool_content]])
+        candidates = _first_seen(pool, len(ok))
+        candidates, affinity = self._affinity(customer_id, ok, mf_slots, candidates)
+        if len(candidates) < k:  # a young model: catalog items nobody has bought yet
+            chosen = {slots.ids[slot] for slot in candidates.tolist()}
+            extra: list[int] = []
             for item in self._universe:
-                if item not in pool and eligible(item):
-                    pool[item] = None
-                    if len(pool) >= k:
+                if item not in chosen and eligible(item):
+                    extra.append(slots.of_item[item])
+                    if len(candidates) + len(extra) >= k:
                         break
+            candidates = np.concatenate([candidates, np.array(extra, dtype=np.intp)])
+            affinity = np.concatenate([affinity, np.zeros(len(extra))])
 
         w_together = share * s.weight_cooccurrence / top_together if top_together else 0.0
         w_affinity = share * s.weight_factorization
@@ -219,70 +246,70 @@ class Recommender:
             s.weight_content_thin + (s.weight_content - s.weight_content_thin)
             * max(0.0, distinct - 1) / max(1, s.collaborative_after - 1))
         w_popular = s.weight_popularity
-        # Popularity.score inlined (the same arithmetic) in this hot loop
-        popular, top_count = self.popularity.counts, self.popularity.max_count
-        together_of, affinity_of, row_of_item = together.get, affinity.get, row_of.get
-        rows: list[tuple[float, str, tuple[float, float, float, float]]] = []
-        for item in pool:
-            row = row_of_item(item)
-            parts = (w_together * together_of(item, 0.0),  # same order as _SOURCES
-                     w_affinity * affinity_of(item, 0.0),
-                     w_content * (0.0 if row is None else alike[row]),
-                     w_popular * (popular.get(item, 0.0) / top_count if top_count > 0
-                                  else 0.0))
-            rows.append((-sum(parts), item, parts))
-        out: list[Recommendation] = []
-        for negative, item, parts in heapq.nsmallest(k, rows):  # best first, ties by item id
-            strongest = max(range(len(parts)), key=parts.__getitem__)
-            if parts[strongest] <= 0:
-                out.append(Recommendation(item, 0.0, "new for you", CATALOG))
-                continue
-            source = _SOURCES[strongest]
-            out.append(Recommendation(item, round(-negative, 6),
-                                      self._reason(source, item, sources, taste), source))
-        return out
+        together_all = np.zeros(len(ok))
+        together_all[together_slots] = together_values
+        # Popularity.score (the same arithmetic) for the candidates
+        items = [slots.ids[slot] for slot in candidates.tolist()]
+        counts, top_count = self.popularity.counts, self.popularity.max_count
+        popular = np.array([counts.get(item, 0.0) for item in items], dtype=np.float64)
+        parts = (w_together * together_all[candidates],  # same order as _SOURCES
+                 w_affinity * affinity,
+                 w_content * alike[candidates],
+                 w_popular * (popular / top_count if top_count > 0 else np.zeros(len(items))))
+        best: list[tuple[str, float, str]] = []  # item, score, source
+        # summed left to right, as Python 3.11's sum() adds floats (3.12 compensates)
+        for negative, item, at in _smallest(k, -(parts[0] + parts[1] + parts[2] + parts[3]),
+                                            items):  # best first, ties by item id
+            mine = [float(part[at]) for part in parts]
+            strongest_part = max(range(len(mine)), key=mine.__getitem__)
+            if mine[strongest_part] <= 0:
+                best.append((item, 0.0, CATALOG))
+            else:
+                best.append((item, round(-negative, 6), _SOURCES[strongest_part]))
+        because = iter(self.cooccurrence.strongest_of(
+            sources, [item for item, _, source in best if source == COOCCURRENCE],
+            recency_decay=s.recency_decay))
+        return [Recommendation(item, score, "new for you", source) if source == CATALOG
+                else Recommendation(item, score, self._reason(source, item, because, taste),
+                                    source)
+                for item, score, source in best]
 
-    def _affinity(self, customer_id: str, eligible: _Eligible,
-                  pool: dict[str, None]) -> dict[str, float]:
-        """Factorisation scores min-max scaled to [0, 1]; adds its best items to ``pool``."""
+    def _affinity(self, customer_id: str, ok: npt.NDArray[np.bool_],
+                  mf_slots: npt.NDArray[np.intp] | None, candidates: npt.NDArray[np.intp],
+                  ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """Factorisation scores of the candidates min-max scaled to [0, 1] (zeros when there
+        are none), the candidates first joined by the factorisation's best eligible items."""
         mf = self.factorization
-        if mf is None or not mf.knows(customer_id) or not mf.items:
-            return {}
+        nothing = np.zeros(len(candidates))
+        if mf is None or mf_slots is None or not mf.knows(customer_id) or not mf.items:
+            return candidates, nothing
         everything = mf.scores(customer_id)
         assert everything is not None
         wanted = self.settings.pool_factorization
-        best: list[str] = []
+        best = np.zeros(0, dtype=np.intp)
         head = min(len(everything), 4 * wanted)  # usually enough eligible items in the head
         for order in (np.argpartition(-everything, head - 1)[:head], np.arange(len(everything))):
-            best = []
-            for row in order[np.argsort(-everything[order], kind="stable")]:
-                item = mf.items[row]
-                if eligible(item):
-                    best.append(item)
-                    if len(best) >= wanted:
-                        break
+            ranked = order[np.argsort(-everything[order], kind="stable")]
+            best = ranked[np.flatnonzero(ok[mf_slots[ranked]])[:wanted]]
             if len(best) >= wanted or head == len(everything):
                 break
-        pool.update(dict.fromkeys(best))
-        items = list(pool)
-        if not items:  # nothing eligible at all (e.g. everything is already owned)
-            return {}
-        values = mf.scores(customer_id, items)
+        candidates = _first_seen([candidates, mf_slots[best]], len(ok))
+        if not len(candidates):  # nothing eligible at all (e.g. everything is already owned)
+            return candidates, np.zeros(0)
+        rows = self._slots.rows_in(mf_slots)[candidates]
+        values = mf.row_scores(customer_id, rows)
         assert values is not None
         low, high = float(values.min()), float(values.max())
         if high <= low:
-            return {}
-        scaled = (values - low) / (high - low)
-        return dict(zip(items, scaled.tolist(), strict=True))
+            return candidates, np.zeros(len(candidates))
+        return candidates, (values - low) / (high - low)
 
-    def _reason(self, source: str, item: str, sources: list[str],
+    def _reason(self, source: str, item: str, because: Iterator[str | None],
                 taste: dict[str, float]) -> str:
-        s = self.settings
+        """``because``: the strongest history item of each co-occurrence pick, in turn."""
         category = self.catalog.category(item)
         if source == COOCCURRENCE:
-            because = self.cooccurrence.strongest_from(
-                sources, item, recency_decay=s.recency_decay)
-            return f"bought together with {because}"
+            return f"bought together with {next(because)}"
         if source == FACTORIZATION:
             return "customers with similar taste chose this"
         if source == CONTENT:
@@ -325,3 +352,91 @@ class Recommender:
             self._known.add(item_id)
             self._universe.append(item_id)
 
+
+
+def _first_seen(parts: list[npt.NDArray[np.intp]], size: int) -> npt.NDArray[np.intp]:
+    """The slots of ``parts`` (each part without repeats; slots below ``size``) in order, each
+    once, where it first appears."""
+    seen = np.zeros(size, dtype=bool)
+    fresh: list[npt.NDArray[np.intp]] = []
+    for part in parts:
+        if fresh:
+            part = part[~seen[part]]
+        seen[part] = True
+        fresh.append(part)
+    return np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
+
+
+def _smallest(k: int, negatives: npt.NDArray[np.float64], items: list[str]
+              ) -> list[tuple[float, str, int]]:
+    """``heapq.nsmallest(k, zip(negatives, items, positions))``: ties go to the lower id."""
+    at = np.arange(len(items))
+    if len(items) > k:
+        at = np.flatnonzero(negatives <= np.partition(negatives, k - 1)[k - 1])
+    return sorted(zip(negatives[at].tolist(), [items[i] for i in at.tolist()], at.tolist(),
+                      strict=True))[:k]
+
+
+class _Slots:
+    """Every item the recommender has met at a fixed position, for arrays over the items.
+
+    Derived state (never pickled): the universe in its own order, then any item another
+    model knows that the universe does not (there should be none). Sequences another model
+    owns (the popularity ranking, the catalogue rows, the factorisation's items) are mapped
+    to slots once and extended as they grow."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.of_item: dict[str, int] = {}
+        self._aligned: dict[int, tuple[list[str], npt.NDArray[np.intp]]] = {}
+        self._rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
+
+    def add(self, item: str) -> int:
+        slot = self.of_item.get(item)
+        if slot is None:
+            slot = self.of_item[item] = len(self.ids)
+            self.ids.append(item)
+        return slot
+
+    def of(self, items: Iterable[str]) -> npt.NDArray[np.intp]:
+        """The slots of ``items`` (added if new), in their order."""
+        get = self.of_item.get
+        found = [get(item) for item in items]
+        if None in found:
+            found = [self.add(item) for item in items]
+        return np.array(found, dtype=np.intp)
+
+    def aligned(self, items: list[str]) -> npt.NDArray[np.intp]:
+        """:meth:`of` for a list that only grows at the end or is replaced (cached by list)."""
+        known = self._aligned.get(id(items))
+        if known is None or known[0] is not items or len(known[1]) > len(items):
+            known = (items, np.zeros(0, dtype=np.intp))
+        done = known[1]
+        if len(done) < len(items):
+            done = np.concatenate([done, self.of(items[len(done):])])
+            if len(self._aligned) > 8:  # replaced lists (a re-sorted ranking) are let go
+                self._aligned.clear()
+            self._aligned[id(items)] = (items, done)
+        return done
+
+    def rows_in(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+        """By slot, the position the slot holds in ``slots`` (-1 where none)."""
+        if self._rows is None or self._rows[0] is not slots:
+            rows = np.full(len(self.ids), -1, dtype=np.int64)
+            rows[slots] = np.arange(len(slots), dtype=np.int64)
+            self._rows = (slots, rows)
+        rows = self._rows[1]
+        if len(rows) < len(self.ids):
+            rows = np.concatenate([rows, np.full(len(self.ids) - len(rows), -1, dtype=np.int64)])
+            self._rows = (slots, rows)
+        return rows
+
+    def eligible(self, blocked: tuple[Iterable[str], ...]) -> npt.NDArray[np.bool_]:
+        """By slot, False for the items in any of ``blocked``."""
+        ok = np.ones(len(self.ids), dtype=bool)
+        get = self.of_item.get
+        for items in blocked:
+            hit = [slot for item in items if (slot := get(item)) is not None]
+            if hit:
+                ok[hit] = False
+        return ok

@@ -46,6 +46,12 @@ class Popularity:
 
     def ranked(self, where: Callable[[str], bool] | None = None) -> Iterator[str]:
         """Items from most to least popular (optionally only those ``where`` accepts)."""
+        order = self.order()
+        return iter(order) if where is None else filter(where, order)
+
+    def order(self) -> list[str]:
+        """The ranking :meth:`ranked` walks, re-sorted first if it is due (not a copy: read it,
+        do not change it). A re-sort replaces the list; a new item is appended to it."""
         # re-sorting costs O(n log n): do it at most once per n / 8 (up to refresh_every) learns
         if self._stale >= min(self.refresh_every, len(self.counts) // 8 + 1):
             # by count, descending, ties by item id: a stable sort of the id-sorted items
@@ -53,7 +59,7 @@ class Popularity:
             order.sort(key=self.counts.__getitem__, reverse=True)
             self._order = order
             self._stale = 0
-        return iter(self._order) if where is None else filter(where, self._order)
+        return self._order
 
     def top(self, n: int, where: Callable[[str], bool] | None = None) -> list[str]:
         """The ``n`` most popular items (optionally only those ``where`` accepts)."""
