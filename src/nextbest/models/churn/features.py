@@ -81,11 +81,20 @@ class Baseline:
     order_value: float | None
 
 
-def _count(times: Sequence[int], start: int, end: int) -> int:
-    """How many times fall in the half-open interval (start, end]."""
-    if not times:
-        return 0
-    return len([t for t in times if start < t <= end])
+def _windows(times: Sequence[int], now_ms: int, window: int) -> tuple[int, int]:
+    """How many times fall in (now - window, now] and how many in (now - 2 window, now -
+    window]: the last window and the one before, in one pass."""
+    recent = prior = 0
+    if times:
+        middle = now_ms - window
+        start = now_ms - 2 * window
+        for t in times:
+            if t > middle:
+                if t <= now_ms:
+                    recent += 1
+            elif t > start:
+                prior += 1
+    return recent, prior
 
 
 def _trend(recent: float, prior: float) -> float:
@@ -130,18 +139,13 @@ def extract(
     since, tenure, gap = base.days_since_last, base.tenure_days, base.usual_gap_days
     overdue = max(-4.0, min(4.0, math.log((since + 1.0) / (gap + 1.0))))
 
-    window = ORDER_WINDOW_DAYS * DAY_MS
-    recent = _count(inputs.order_times, now_ms - window, now_ms)
-    prior = _count(inputs.order_times, now_ms - 2 * window, now_ms - window)
+    recent, prior = _windows(inputs.order_times, now_ms, ORDER_WINDOW_DAYS * DAY_MS)
     compression = _trend(recent, prior)
 
     email_window = EMAIL_WINDOW_DAYS * DAY_MS
-    sends_recent = _count(inputs.email_sends, now_ms - email_window, now_ms)
-    sends_prior = _count(inputs.email_sends, now_ms - 2 * email_window, now_ms - email_window)
-    opens_recent = _count(inputs.email_opens, now_ms - email_window, now_ms)
-    opens_prior = _count(inputs.email_opens, now_ms - 2 * email_window, now_ms - email_window)
-    clicks_recent = _count(inputs.email_clicks, now_ms - email_window, now_ms)
-    clicks_prior = _count(inputs.email_clicks, now_ms - 2 * email_window, now_ms - email_window)
+    sends_recent, sends_prior = _windows(inputs.email_sends, now_ms, email_window)
+    opens_recent, opens_prior = _windows(inputs.email_opens, now_ms, email_window)
+    clicks_recent, clicks_prior = _windows(inputs.email_clicks, now_ms, email_window)
 
     def rate(hits: int, sends: int) -> float:
         return min(1.0, hits / sends) if sends > 0 else 0.0
@@ -151,9 +155,13 @@ def extract(
     else:  # opens of emails sent elsewhere: the change in how many
         open_trend = _trend(opens_recent, opens_prior)
 
-    support_window = SUPPORT_WINDOW_DAYS * DAY_MS
-    support_recent = _count(inputs.support_contacts, now_ms - support_window, now_ms)
-    support_before = len([t for t in inputs.support_contacts if t <= now_ms - support_window])
+    support_recent = support_before = 0  # in (now - window, now], and up to its start
+    support_start = now_ms - SUPPORT_WINDOW_DAYS * DAY_MS
+    for t in inputs.support_contacts:
+        if t <= support_start:
+            support_before += 1
+        elif t <= now_ms:
+            support_recent += 1
     before_days = max(SUPPORT_WINDOW_DAYS, tenure - SUPPORT_WINDOW_DAYS)
     expected_support = support_before * SUPPORT_WINDOW_DAYS / before_days
 
@@ -192,5 +200,16 @@ class Standardiser:
         self.scaler.learn_one(x)
 
     def transform(self, x: dict[str, float]) -> dict[str, float]:
-        z = self.scaler.transform_one(x)
-        return {k: -MAX_Z if v < -MAX_Z else MAX_Z if v > MAX_Z else v for k, v in z.items()}
+        scaler = self.scaler
+        if scaler.window_size is not None or not scaler.with_std:
+            z = scaler.transform_one(x)
+            return {k: -MAX_Z if v < -MAX_Z else MAX_Z if v > MAX_Z else v for k, v in z.items()}
+        # River's transform_one for this scaler (the same reads, the same arithmetic), clipped
+        # in the same pass
+        means, variances = scaler.means, scaler.vars
+        out: dict[str, float] = {}
+        for k, xk in x.items():
+            var = variances[k]
+            v = (xk - means[k]) / var**0.5 if var else 0.0
+            out[k] = -MAX_Z if v < -MAX_Z else MAX_Z if v > MAX_Z else v
+        return out
