@@ -128,8 +128,13 @@ async def read_to_end(client: AIOKafkaConsumer, tps: list[TopicPartition],
     """Read the assigned partitions ``tps`` from their beginning up to their end as of now,
     handing every record to ``apply``; returns those end offsets (where the client now is)."""
     ends = await end_offsets(client, tps)
-    await client.seek_to_beginning(*tps)
-    remaining = {tp for tp in tps if ends[tp] > 0}
+    # An explicit offset, not seek_to_beginning(): that one is a reset request, and a reset the
+    # client started on its own at assign() (to the latest offset) can win the race, leaving
+    # the client at the end with nothing read.
+    starts = dict(await client.beginning_offsets(tps)) if tps else {}
+    for tp in tps:
+        client.seek(tp, starts[tp])
+    remaining = {tp for tp in tps if ends[tp] > starts[tp]}
     while remaining:
         for records in (await client.getmany(*remaining, timeout_ms=1000)).values():
             for record in records:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from nextbest.codec import Codec
 from nextbest.experiments import render, uplift
 from nextbest.models.sentiment import render_digest
+from nextbest.streams.kafka import read_to_end
 from nextbest.streams.settings import WorkerSettings
 
 
@@ -27,18 +28,8 @@ async def read_topic(settings: WorkerSettings, topic: str) -> list[bytes]:
         if not tps:
             return []
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
         values: list[bytes] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=2000)
-            if not batch:
-                break
-            for tp, records in batch.items():
-                values.extend(r.value for r in records if r.value is not None)
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
+        await read_to_end(consumer, tps, lambda r: values.append(r.value) if r.value else None)
         return values
     finally:
         await consumer.stop()
