@@ -19,6 +19,13 @@ from nextbest.streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 
 logger = logging.getLogger(__name__)
 
+STAGE_GROUPS = ("router", "identity", "customer")
+"""The stages that consume in a group (``WorkerSettings.group(stage)``)."""
+
+
+class PartitionsMismatch(Exception):
+    """The topics exist with another partition count than ``NEXTBEST_PARTITIONS``."""
+
 
 def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]]]:
     """Topic name -> (partitions, topic configs)."""
@@ -51,6 +58,14 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        if settings.customer_topic in existing:
+            (described,) = await admin.describe_topics([settings.customer_topic])
+            found = len(described["partitions"])
+            if found != settings.partitions:
+                raise PartitionsMismatch(
+                    f"{settings.customer_topic} has {found} partitions but NEXTBEST_PARTITIONS "
+                    f"is {settings.partitions}: a customer's partition would change. Set it to "
+                    f"{found}, or grow the topics with `nextbest repartition` (workers stopped).")
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=1,
                      topic_configs=configs)

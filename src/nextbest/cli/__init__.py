@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", help="ISO week, e.g. 2026-W47")
     digest.add_argument("--json", action="store_true")
 
+    grow = commands.add_parser(
+        "repartition", help="more customer partitions (every worker stopped, the stage drained)")
+    grow.add_argument("--partitions", type=int, required=True, help="the new partition count")
+
     stack = commands.add_parser("stack", help="local Kafka and Redis without Docker")
     stack.add_argument("action", choices=["up", "down", "status"])
     return parser
@@ -119,11 +123,27 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args)
     if args.command == "digest":
         return _digest(args)
+    if args.command == "repartition":
+        return _repartition(args.partitions)
     if args.command == "stack":
         from nextbest import localstack
 
         return localstack.main([args.action])
     return 2
+
+
+def _repartition(partitions: int) -> int:
+    from nextbest.streams.repartition import RepartitionRefused, repartition
+
+    try:
+        done = asyncio.run(repartition(WorkerSettings(), partitions))
+    except RepartitionRefused as exc:
+        print(f"nothing changed: {exc}")
+        return 1
+    print(f"{done.topics} topics grown from {done.partitions_before} to {done.partitions} "
+          f"partitions; {done.profiles_moved} profiles moved, {done.profiles_kept} stayed. "
+          f"Start the workers with NEXTBEST_PARTITIONS={done.partitions}.")
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
