@@ -10,6 +10,7 @@ checkpoint left off.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +33,12 @@ from nextbest.models.sentiment import (
     tag_topics,
 )
 from nextbest.profile.state import CustomerProfile
+
+Lesson = dict[str, Any]
+"""What one event (or one churn snapshot, or an erasure) teaches the models: plain data."""
+
+EVENT_LESSONS = frozenset({"event", "order", "cart", "review", "message"})
+"""Lessons of one event each (the others: a churn snapshot, time passing, an erasure)."""
 
 CHECKPOINT_MAGIC = b"NBMS2"
 SENTIMENT_MEMORY = 0.5
@@ -76,41 +83,133 @@ class ModelSuite:
     value_low_share: float = 0.3
     spike_alerts: dict[str, int] = field(default_factory=dict)
     events: int = 0
+    """Events stepped here (each worker counts its own: they add up across workers)."""
+    shared_events: int = 0
+    """Events learnt from other workers' lessons."""
+    sharing: bool = False
+    """Keep every lesson learnt here in ``lessons`` for the other workers."""
+    lessons: list[Lesson] = field(default_factory=list)
+    lesson_offsets: dict[int, int] = field(default_factory=dict)
+    """Where this suite's learning from the lesson topic stands, per partition (checkpointed
+    with it, so a worker restoring the checkpoint reads on from there)."""
     watermark: int = 0
     _advanced_at: int = 0
     _lines: int = 0
     _value_cuts: dict[str, stats.Quantile] = field(default_factory=dict)
     _values_seen: int = 0
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Checkpoints from before shared learning lack its fields.
+        defaults = {"shared_events": 0, "sharing": False, "lessons": [], "lesson_offsets": {}}
+        self.__dict__.update({**defaults, **state, "lessons": []})
+
     def __post_init__(self) -> None:
         self._value_cuts = {"top": stats.Quantile(1 - self.value_top_share),
                             "low": stats.Quantile(self.value_low_share)}
 
     # --- learning -------------------------------------------------------------------------
+    #
+    # What an event teaches the models is a *lesson*: plain data (JSON-able), taken from the
+    # event and the profile as it stands, and applied by ``learn``. The worker that steps the
+    # event learns it at once and, when ``sharing``, keeps it in ``lessons`` to publish, so that
+    # every other worker's models learn it too (``learn`` with ``shared=True``): the models of
+    # every worker learn from every customer, whoever owns the customer.
 
     def observe(
         self, profile: CustomerProfile, family: str, event: dict[str, Any]
     ) -> Observation:
         """Learn from one event the profile has already absorbed; score the customer."""
         now = int(event["event_time"])
-        self.events += 1
-        self.watermark = max(self.watermark, now)
+        customer = profile.customer_id
         sentiment: SentimentScore | None = None
         topics: tuple[str, ...] = ()
         spikes: tuple[SentimentSpike, ...] = ()
+        lesson: Lesson = {"k": "event", "c": customer, "t": now}
         if family == "purchase" and event["kind"] == "order":
-            self._learn_order(profile, event, now)
-        elif family == "clickstream":
-            self._learn_click(profile, event, now)
-        elif family == "review":
-            sentiment, topics, spikes = self._learn_review(event, now)
+            lines = [{"item_id": line["item_id"], "category": line.get("category"),
+                      "unit_price": line.get("unit_price")} for line in event.get("lines") or []]
+            ordered = {line["item_id"] for line in lines}
+            lesson.update(k="order", total=float(event["total"]), lines=lines,
+                          history=[i for i in profile.items_bought if i not in ordered])
+        elif family == "clickstream" and event["action"] == "add_to_cart" and event.get("item_id"):
+            item = event["item_id"]
+            lesson.update(k="cart", item=item, category=event.get("category"),
+                          price=event.get("price"),
+                          history=[i for i in profile.items_bought if i != item])
+        elif family == "review" and (event.get("text") or "").strip():
+            with self.cost["sentiment"].measure():
+                sentiment = self.sentiment.score(event["text"])
+            rating = int(event["rating"])
+            if rating != 3:
+                self.quality["sentiment"].record((sentiment.positive >= 0.5) == (rating >= 4))
+            topics = tag_topics(event["text"])
+            lesson.update(k="review", text=event["text"], rating=rating,
+                          negative=sentiment.negative, topics=list(topics))
         elif family == "support" and event.get("author") == "customer" and event.get("text"):
-            sentiment, topics, spikes = self._read_message(profile, event["text"], now)
-        self._advance_labels(now)
+            with self.cost["sentiment"].measure():
+                sentiment = self.sentiment.score(event["text"])
+            polarity = sentiment.positive - sentiment.negative
+            profile.sentiment = polarity if profile.sentiment is None else (
+                SENTIMENT_MEMORY * polarity + (1 - SENTIMENT_MEMORY) * profile.sentiment)
+            topics = tag_topics(event["text"])
+            lesson.update(k="message", text=event["text"], negative=sentiment.negative,
+                          topics=list(topics))
+        self.events += 1
+        spikes = self._learn_and_share(lesson)
         churn = None
         if family != "clickstream" or event["action"] in CHURN_CLICKS:
             churn = self._score_churn(profile, now)
         return Observation(churn, sentiment, topics, spikes)
+
+    def learn(self, lesson: Lesson) -> None:
+        """Learn what another worker's event taught (a lesson it published)."""
+        if lesson["k"] in EVENT_LESSONS:
+            self.shared_events += 1
+        self._learn(lesson, origin=False)
+
+    def take_lessons(self) -> list[Lesson]:
+        """The lessons learnt here since the last call, for the other workers."""
+        lessons, self.lessons = self.lessons, []
+        return lessons
+
+    def _learn_and_share(self, lesson: Lesson) -> tuple[SentimentSpike, ...]:
+        if self.sharing:
+            self.lessons.append(lesson)
+        return self._learn(lesson, origin=True)
+
+    def _learn(self, lesson: Lesson, *, origin: bool) -> tuple[SentimentSpike, ...]:
+        kind, now = lesson["k"], int(lesson["t"])
+        self.watermark = max(self.watermark, now)
+        spikes: tuple[SentimentSpike, ...] = ()
+        if kind == "order":
+            self._learn_order(lesson["c"], now, lesson["total"], lesson["lines"],
+                              list(lesson["history"]), check=origin)
+        elif kind == "cart":
+            with self.cost["recommender"].measure():
+                self._know_item(lesson["item"], lesson["category"], lesson["price"])
+                self.recommender.learn(lesson["c"], lesson["item"], time_ms=now,
+                                       history=lesson["history"], weight=CART_WEIGHT)
+        elif kind == "review":
+            topics = tuple(lesson["topics"])
+            with self.cost["sentiment"].measure():
+                self.sentiment.learn(lesson["text"], lesson["rating"])
+            self.digest.add(now, lesson["text"], lesson["negative"], topics, "review")
+            rating = lesson["rating"]
+            spikes = tuple(self.spikes.observe(topics, rating <= 2, now)) if rating != 3 else ()
+        elif kind == "message":
+            topics = tuple(lesson["topics"])
+            self.digest.add(now, lesson["text"], lesson["negative"], topics, "support")
+            spikes = tuple(self.spikes.observe(topics, lesson["negative"] > 0.5, now))
+        elif kind == "snapshot":
+            self._advance_labels(now)  # as where it was taken: labels due by then learnt first
+            self._snapshot(lesson["c"], ChurnInputs(**lesson["inputs"]), now)
+        elif kind == "forget":
+            self.recommender.forget(lesson["c"])
+            self.churn.forget(lesson["c"])
+        self._count(spikes)
+        if kind != "snapshot" and kind != "forget":
+            self._advance_labels(now)
+        return spikes
 
     def _advance_labels(self, now: int) -> None:
         # Pending churn snapshots whose horizon passed are learnt as lapsed, once per hour of
@@ -121,33 +220,21 @@ class ModelSuite:
                 self.churn.advance(self.watermark)
             self._record_churn_labels()
 
-    def _learn_order(self, profile: CustomerProfile, event: dict[str, Any], now: int) -> None:
-        customer = profile.customer_id
+    def _learn_order(self, customer: str, now: int, total: float, lines: list[dict[str, Any]],
+                     history: list[str], *, check: bool) -> None:
         with self.cost["churn"].measure():
-            self.churn.purchase(customer, now, float(event["total"]))
+            self.churn.purchase(customer, now, total)
         self._record_churn_labels()
-        lines = event.get("lines") or []
         with self.cost["recommender"].measure():
-            ordered = {line["item_id"] for line in lines}
-            history = [item for item in profile.items_bought if item not in ordered]
             for line in lines:
                 item = line["item_id"]
                 self._know_item(item, line.get("category"), line.get("unit_price"))
                 self._lines += 1
-                if self._lines % RECOMMENDER_CHECK_EVERY == 0 and history:
+                if check and self._lines % RECOMMENDER_CHECK_EVERY == 0 and history:
                     top = self.recommender.recommend(customer, 10, history=history)
                     self.quality["recommender"].record(item in {r.item_id for r in top})
                 self.recommender.learn(customer, item, time_ms=now, history=history)
                 history.append(item)
-
-    def _learn_click(self, profile: CustomerProfile, event: dict[str, Any], now: int) -> None:
-        item = event.get("item_id")
-        if event["action"] == "add_to_cart" and item:
-            with self.cost["recommender"].measure():
-                self._know_item(item, event.get("category"), event.get("price"))
-                history = [i for i in profile.items_bought if i != item]
-                self.recommender.learn(profile.customer_id, item, time_ms=now,
-                                       history=history, weight=CART_WEIGHT)
 
     def _know_item(self, item: str, category: str | None, price: float | None) -> None:
         # Catalog events own an item's record (stock included); events only introduce items.
@@ -162,38 +249,6 @@ class ModelSuite:
             price=item.get("price"), in_stock=stock is None or stock > 0,
         )
 
-    def _learn_review(
-        self, event: dict[str, Any], now: int
-    ) -> tuple[SentimentScore | None, tuple[str, ...], tuple[SentimentSpike, ...]]:
-        text = event.get("text") or ""
-        rating = int(event["rating"])
-        if not text.strip():
-            return None, (), ()
-        with self.cost["sentiment"].measure():
-            score = self.sentiment.score(text)
-            if rating != 3:
-                self.quality["sentiment"].record((score.positive >= 0.5) == (rating >= 4))
-            self.sentiment.learn(text, rating)
-        topics = tag_topics(text)
-        self.digest.add(now, text, score.negative, topics, "review")
-        spikes = tuple(self.spikes.observe(topics, rating <= 2, now)) if rating != 3 else ()
-        self._count(spikes)
-        return score, topics, spikes
-
-    def _read_message(
-        self, profile: CustomerProfile, text: str, now: int
-    ) -> tuple[SentimentScore, tuple[str, ...], tuple[SentimentSpike, ...]]:
-        with self.cost["sentiment"].measure():
-            score = self.sentiment.score(text)
-        polarity = score.positive - score.negative
-        profile.sentiment = polarity if profile.sentiment is None else (
-            SENTIMENT_MEMORY * polarity + (1 - SENTIMENT_MEMORY) * profile.sentiment)
-        topics = tag_topics(text)
-        self.digest.add(now, text, score.negative, topics, "support")
-        spikes = tuple(self.spikes.observe(topics, score.negative > 0.5, now))
-        self._count(spikes)
-        return score, topics, spikes
-
     def _count(self, spikes: tuple[SentimentSpike, ...]) -> None:
         for spike in spikes:
             self.spike_alerts[spike.topic] = self.spike_alerts.get(spike.topic, 0) + 1
@@ -203,15 +258,25 @@ class ModelSuite:
             return None
         with self.cost["churn"].measure():
             inputs = churn_inputs(profile)
-            if self.churn.wants_snapshot(profile.customer_id, now):
-                score = self.churn.observe(profile.customer_id, inputs, now)
-                self._values_seen += 1
-                for cut in self._value_cuts.values():
-                    cut.update(score.expected_value)
+            customer = profile.customer_id
+            if self.churn.wants_snapshot(customer, now):
+                score = self._snapshot(customer, inputs, now)
+                if self.sharing:
+                    self.lessons.append({"k": "snapshot", "c": customer, "t": now,
+                                         "inputs": dataclasses.asdict(inputs)})
             else:
                 score = self.churn.score(inputs, now)
         profile.scores.update(churn_scores(score))
         profile.scores["value_tier"] = self.value_tier(score.expected_value)
+        return score
+
+    def _snapshot(self, customer: str, inputs: ChurnInputs, now: int) -> ChurnScore:
+        """Score the customer and keep the snapshot for its churn label; the value tiers learn
+        the customer's expected value."""
+        score = self.churn.observe(customer, inputs, now)
+        self._values_seen += 1
+        for cut in self._value_cuts.values():
+            cut.update(score.expected_value)
         return score
 
     @property
@@ -241,8 +306,10 @@ class ModelSuite:
 
     def rescore(self, profile: CustomerProfile, now: int) -> ChurnScore | None:
         """Churn risk and value at ``now`` without an event (timers, sweeps)."""
+        if now - self._advanced_at >= ADVANCE_EVERY_MS and max(
+                self.watermark, now) > self._advanced_at:
+            self._learn_and_share({"k": "time", "t": now})  # labels come due: every worker's
         self.watermark = max(self.watermark, now)
-        self._advance_labels(now)
         return self._score_churn(profile, now)
 
     # --- answers --------------------------------------------------------------------------
@@ -267,9 +334,9 @@ class ModelSuite:
             self.offers.learn(outcome.context, outcome.offer_id, 1.0 if outcome.redeemed else 0.0)
 
     def forget(self, customer_id: str) -> None:
-        """Erase one customer's per-user state from every model."""
-        self.recommender.forget(customer_id)
-        self.churn.forget(customer_id)
+        """Erase one customer's per-user state from every model (every worker's, when
+        sharing)."""
+        self._learn_and_share({"k": "forget", "c": customer_id, "t": self.watermark})
 
     def stats(self) -> dict[str, Any]:
         return {
