@@ -28,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nextbest.models.recommend.decay import ForwardDecay
+from nextbest.models.recommend.positions import Positions, room
 
-_DERIVED = ("_columns", "_column_items", "_row_columns", "_n", "_n_beta", "_n_beta_of")
+_DERIVED = ("_columns", "_row_columns", "_n", "_n_beta", "_n_beta_of")
 
 
 def recent_distinct(history: Sequence[str], limit: int) -> list[str]:
@@ -89,7 +90,7 @@ class CoOccurrence:
         boost = weight * self._decay.boost(time_ms)
         count = self.counts.pop(item_id, 0.0) + boost  # re-insert: most recently bought last
         self.counts[item_id] = count
-        column = self._columns.get(item_id)
+        column = self._columns.of.get(item_id)
         if column is not None:
             self._count_column(column, count)
         own = self.neighbours.setdefault(item_id, {})
@@ -120,7 +121,7 @@ class CoOccurrence:
                     ) -> dict[str, float]:
         """:meth:`scores` from the recent distinct items, most recent first."""
         columns, values = self.score_columns(sources, recency_decay=recency_decay)
-        items = self._column_items
+        items = self._columns.items
         return dict(zip([items[column] for column in columns.tolist()], values.tolist(),
                         strict=True))
 
@@ -154,12 +155,12 @@ class CoOccurrence:
             weights = np.repeat(scales, [len(part) for part in parts]) * np.fromiter(
                 itertools.chain.from_iterable(row.values() for row in rows),
                 dtype=np.float64, count=len(joined))
-            first = np.full(len(self._column_items), len(joined))
+            first = np.full(len(self._columns), len(joined))
             np.minimum.at(first, joined, np.arange(len(joined)))
             columns = np.flatnonzero(first < len(joined))
             columns = columns[np.argsort(first[columns])]
             sums = cast("npt.NDArray[np.float64]", np.bincount(
-                joined, weights=weights, minlength=len(self._column_items)))
+                joined, weights=weights, minlength=len(self._columns)))
             values = sums[columns]
         if self._n_beta_of != self.beta:
             self._recount()
@@ -171,7 +172,7 @@ class CoOccurrence:
     @property
     def column_items(self) -> list[str]:
         """The item of each column of :meth:`score_columns` (grows at the end; read only)."""
-        return self._column_items
+        return self._columns.items
 
     def strongest_source(
         self, history: Sequence[str], item_id: str, *, recent: int = 20,
@@ -219,7 +220,7 @@ class CoOccurrence:
             del self.counts[item]
             self.neighbours.pop(item, None)  # rows pointing at it are skipped when scoring
             self._row_columns.pop(item, None)
-            column = self._columns.get(item)
+            column = self._columns.of.get(item)
             if column is not None:
                 self._count_column(column, 0.0)
 
@@ -233,35 +234,37 @@ class CoOccurrence:
     # --- derived arrays (never pickled) ---------------------------------------------------
 
     def _reset_derived(self) -> None:
-        self._columns: dict[str, int] = {}
-        self._column_items: list[str] = []
-        self._row_columns: dict[str, npt.NDArray[np.intp]] = {}
-        self._n: npt.NDArray[np.float64] = np.zeros(64)  # count by column, 0.0 if none
-        self._n_beta: npt.NDArray[np.float64] = np.zeros(64)  # count ** beta by column
+        self._columns = Positions()
+        # per row read so far: its items' columns (with room to grow) and how many
+        self._row_columns: dict[str, tuple[npt.NDArray[np.intp], int]] = {}
+        self._n: npt.NDArray[np.float64] = np.zeros(0)  # count by column, 0.0 if none
+        self._n_beta: npt.NDArray[np.float64] = np.zeros(0)  # count ** beta by column
         self._n_beta_of = self.beta
 
     def _row_columns_of(self, source: str, row: dict[str, float]) -> npt.NDArray[np.intp]:
         """The columns of ``row``'s items in its order (a row only grows at the end until it
-        is replaced, and a replaced row's columns are dropped)."""
+        is replaced, and a replaced row's columns are dropped): kept with room to grow."""
+        size = len(row)
         known = self._row_columns.get(source)
-        if known is None or len(known) != len(row):
-            done = 0 if known is None or len(known) > len(row) else len(known)
-            if not done:
-                known = None
-            added = [self._column(item) for item in itertools.islice(row, done, None)]
-            fresh = np.array(added, dtype=np.intp)
-            known = fresh if known is None else np.concatenate([known, fresh])
-            self._row_columns[source] = known
-        return known
+        if known is not None and known[1] == size:
+            return known[0][:size]
+        if known is None or known[1] > size:  # a row not read yet (or replaced)
+            columns, done = np.empty(max(2 * size, 8), dtype=np.intp), 0
+        else:
+            columns, done = known
+            if size > len(columns):
+                grown = np.empty(2 * size, dtype=np.intp)
+                grown[:done] = columns[:done]
+                columns = grown
+        columns[done:size] = [self._column(item) for item in itertools.islice(row, done, None)]
+        self._row_columns[source] = (columns, size)
+        return columns[:size]
 
     def _column(self, item: str) -> int:
-        column = self._columns.get(item)
+        column = self._columns.of.get(item)
         if column is None:
-            column = self._columns[item] = len(self._column_items)
-            self._column_items.append(item)
-            if column >= len(self._n):
-                self._n = np.concatenate([self._n, np.zeros(len(self._n))])
-                self._n_beta = np.concatenate([self._n_beta, np.zeros(len(self._n_beta))])
+            column = self._columns.add(item)
+            self._n, self._n_beta = room(self._n, column + 1), room(self._n_beta, column + 1)
             self._count_column(column, self.counts.get(item, 0.0))
         return column
 
@@ -272,7 +275,7 @@ class CoOccurrence:
     def _recount(self) -> None:
         self._n_beta_of = self.beta
         get = self.counts.get
-        for column, item in enumerate(self._column_items):
+        for column, item in enumerate(self._columns.items):
             self._count_column(column, get(item, 0.0))
 
     def __len__(self) -> int:

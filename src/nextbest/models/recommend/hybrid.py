@@ -26,6 +26,7 @@ from nextbest.models.recommend.content import Catalog, top_interest
 from nextbest.models.recommend.cooccurrence import CoOccurrence, recent_distinct
 from nextbest.models.recommend.factorization import ImplicitMF, Kind
 from nextbest.models.recommend.popularity import Popularity
+from nextbest.models.recommend.positions import Positions, room
 
 COOCCURRENCE = "cooccurrence"
 FACTORIZATION = "factorization"
@@ -203,9 +204,11 @@ class Recommender:
             sources, recency_decay=s.recency_decay)  # no sources without a history
         taste = self.catalog.taste(history) if history else {}
         slots = self._slots
-        for item in self._universe[len(slots.ids):]:  # the universe first: its own order
+        for item in self._universe[slots.universe:]:  # the universe first: its own order
             slots.add(item)
+        slots.universe = len(self._universe)
         popular_slots = slots.aligned(self.popularity.order())  # most popular first
+        counted_slots = slots.aligned(self.popularity.counted_items)
         catalog_slots = slots.aligned(self.catalog.row_items)
         together_slots = slots.aligned(self.cooccurrence.column_items)[together_columns]
         mf = self.factorization
@@ -230,11 +233,11 @@ class Recommender:
         candidates = _first_seen(pool, len(ok))
         candidates, affinity = self._affinity(customer_id, ok, mf_slots, candidates)
         if len(candidates) < k:  # a young model: catalog items nobody has bought yet
-            chosen = {slots.ids[slot] for slot in candidates.tolist()}
+            chosen = {slots.items[slot] for slot in candidates.tolist()}
             extra: list[int] = []
             for item in self._universe:
                 if item not in chosen and eligible(item):
-                    extra.append(slots.of_item[item])
+                    extra.append(slots.of[item])
                     if len(candidates) + len(extra) >= k:
                         break
             candidates = np.concatenate([candidates, np.array(extra, dtype=np.intp)])
@@ -249,17 +252,18 @@ class Recommender:
         together_all = np.zeros(len(ok))
         together_all[together_slots] = together_values
         # Popularity.score (the same arithmetic) for the candidates
-        items = [slots.ids[slot] for slot in candidates.tolist()]
-        counts, top_count = self.popularity.counts, self.popularity.max_count
-        popular = np.array([counts.get(item, 0.0) for item in items], dtype=np.float64)
+        popular = np.zeros(len(ok))
+        popular[counted_slots] = self.popularity.count_array()
+        top_count = self.popularity.max_count
         parts = (w_together * together_all[candidates],  # same order as _SOURCES
                  w_affinity * affinity,
                  w_content * alike[candidates],
-                 w_popular * (popular / top_count if top_count > 0 else np.zeros(len(items))))
+                 w_popular * (popular[candidates] / top_count if top_count > 0
+                              else np.zeros(len(candidates))))
         best: list[tuple[str, float, str]] = []  # item, score, source
         # summed left to right, as Python 3.11's sum() adds floats (3.12 compensates)
         for negative, item, at in _smallest(k, -(parts[0] + parts[1] + parts[2] + parts[3]),
-                                            items):  # best first, ties by item id
+                                            candidates, slots.items):  # best first, ties by id
             mine = [float(part[at]) for part in parts]
             strongest_part = max(range(len(mine)), key=mine.__getitem__)
             if mine[strongest_part] <= 0:
@@ -367,53 +371,44 @@ def _first_seen(parts: list[npt.NDArray[np.intp]], size: int) -> npt.NDArray[np.
     return np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
 
 
-def _smallest(k: int, negatives: npt.NDArray[np.float64], items: list[str]
-              ) -> list[tuple[float, str, int]]:
-    """``heapq.nsmallest(k, zip(negatives, items, positions))``: ties go to the lower id."""
-    at = np.arange(len(items))
-    if len(items) > k:
+def _smallest(k: int, negatives: npt.NDArray[np.float64], candidates: npt.NDArray[np.intp],
+              ids: list[str]) -> list[tuple[float, str, int]]:
+    """``heapq.nsmallest(k, zip(negatives, items, positions))`` where the candidates' items
+    are ``ids[candidate]``: the lowest values first, ties to the lower item id."""
+    at = np.arange(len(candidates))
+    if len(candidates) > k:
         at = np.flatnonzero(negatives <= np.partition(negatives, k - 1)[k - 1])
-    return sorted(zip(negatives[at].tolist(), [items[i] for i in at.tolist()], at.tolist(),
-                      strict=True))[:k]
+    return sorted(zip(negatives[at].tolist(), [ids[slot] for slot in candidates[at].tolist()],
+                      at.tolist(), strict=True))[:k]
 
 
-class _Slots:
-    """Every item the recommender has met at a fixed position, for arrays over the items.
+class _Slots(Positions):
+    """Every item the recommender has met at a fixed position (its slot), for arrays over
+    the items.
 
     Derived state (never pickled): the universe in its own order, then any item another
     model knows that the universe does not (there should be none). Sequences another model
     owns (the popularity ranking, the catalogue rows, the factorisation's items) are mapped
     to slots once and extended as they grow."""
 
+    __slots__ = ("_aligned", "_rows", "universe")
+
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.of_item: dict[str, int] = {}
+        super().__init__()
+        self.universe = 0  # how much of the recommender's universe has slots
         self._aligned: dict[int, tuple[list[str], npt.NDArray[np.intp]]] = {}
         self._rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
 
-    def add(self, item: str) -> int:
-        slot = self.of_item.get(item)
-        if slot is None:
-            slot = self.of_item[item] = len(self.ids)
-            self.ids.append(item)
-        return slot
-
-    def of(self, items: Iterable[str]) -> npt.NDArray[np.intp]:
-        """The slots of ``items`` (added if new), in their order."""
-        get = self.of_item.get
-        found = [get(item) for item in items]
-        if None in found:
-            found = [self.add(item) for item in items]
-        return np.array(found, dtype=np.intp)
-
     def aligned(self, items: list[str]) -> npt.NDArray[np.intp]:
-        """:meth:`of` for a list that only grows at the end or is replaced (cached by list)."""
+        """The slots of ``items`` (added if new), in their order, for a list that only grows at
+        the end or is replaced (cached by list)."""
         known = self._aligned.get(id(items))
         if known is None or known[0] is not items or len(known[1]) > len(items):
             known = (items, np.zeros(0, dtype=np.intp))
         done = known[1]
         if len(done) < len(items):
-            done = np.concatenate([done, self.of(items[len(done):])])
+            added = [self.add(item) for item in items[len(done):]]
+            done = np.concatenate([done, np.array(added, dtype=np.intp)])
             if len(self._aligned) > 8:  # replaced lists (a re-sorted ranking) are let go
                 self._aligned.clear()
             self._aligned[id(items)] = (items, done)
@@ -422,19 +417,17 @@ class _Slots:
     def rows_in(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
         """By slot, the position the slot holds in ``slots`` (-1 where none)."""
         if self._rows is None or self._rows[0] is not slots:
-            rows = np.full(len(self.ids), -1, dtype=np.int64)
+            rows = np.full(len(self), -1, dtype=np.int64)
             rows[slots] = np.arange(len(slots), dtype=np.int64)
             self._rows = (slots, rows)
-        rows = self._rows[1]
-        if len(rows) < len(self.ids):
-            rows = np.concatenate([rows, np.full(len(self.ids) - len(rows), -1, dtype=np.int64)])
-            self._rows = (slots, rows)
+        rows = room(self._rows[1], len(self), fill=-1)
+        self._rows = (slots, rows)
         return rows
 
     def eligible(self, blocked: tuple[Iterable[str], ...]) -> npt.NDArray[np.bool_]:
         """By slot, False for the items in any of ``blocked``."""
-        ok = np.ones(len(self.ids), dtype=bool)
-        get = self.of_item.get
+        ok = np.ones(len(self), dtype=bool)
+        get = self.of.get
         for items in blocked:
             hit = [slot for item in items if (slot := get(item)) is not None]
             if hit:

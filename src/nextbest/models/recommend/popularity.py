@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from nextbest.models.recommend.decay import ForwardDecay
+from nextbest.models.recommend.positions import Positions, room
 
 
 class Popularity:
@@ -14,6 +19,9 @@ class Popularity:
     (more often while there are few items); items new since then rank last.
     """
 
+    _positions: Positions
+    _values: npt.NDArray[np.float64]
+
     def __init__(self, *, half_life_days: float | None = 90.0, refresh_every: int = 256) -> None:
         self.counts: dict[str, float] = {}
         self.refresh_every = max(1, refresh_every)
@@ -21,6 +29,15 @@ class Popularity:
         self._order: list[str] = []
         self._stale = 0
         self._max = 0.0
+        self._mirror()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items()
+                if key not in ("_positions", "_values")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._mirror()
 
     def learn(self, item_id: str, *, time_ms: int, weight: float = 1.0) -> None:
         """Count one interaction with ``item_id`` at event time ``time_ms``."""
@@ -28,12 +45,30 @@ class Popularity:
             factor = self._decay.rescale(time_ms)
             self.counts = {item: count * factor for item, count in self.counts.items()}
             self._max *= factor
+            self._mirror()
         if item_id not in self.counts:
             self._order.append(item_id)  # new items are rankable at once, at the tail
         count = self.counts.get(item_id, 0.0) + weight * self._decay.boost(time_ms)
         self.counts[item_id] = count
         self._max = max(self._max, count)
         self._stale += 1
+        position = self._positions.add(item_id)
+        self._values = room(self._values, position + 1)
+        self._values[position] = count
+
+    @property
+    def counted_items(self) -> list[str]:
+        """The counted items in the order :meth:`count_array` gives their counts (grows at the
+        end; read it, do not change it)."""
+        return self._positions.items
+
+    def count_array(self) -> npt.NDArray[np.float64]:
+        """:attr:`counts` as an array, by :attr:`counted_items` position (the same floats)."""
+        return self._values[: len(self._positions)]
+
+    def _mirror(self) -> None:  # derived from counts, never pickled
+        self._positions = Positions(self.counts)
+        self._values = np.array(list(self.counts.values()), dtype=np.float64)
 
     @property
     def max_count(self) -> float:
