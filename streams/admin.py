@@ -19,6 +19,7 @@ from nextbest.streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 
 logger = logging.getLogger(__name__)
 
+LESSON_RETENTION_MS = 7 * 24 * 3600 * 1000
 STAGE_GROUPS = ("router", "identity", "customer")
 """The stages that consume in a group (``WorkerSettings.group(stage)``)."""
 
@@ -47,6 +48,9 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
     topics[settings.identity_graph_topic] = (p, {"cleanup.policy": "compact"})
     topics[settings.customer_topic] = (p, {})
     topics[settings.customer_state_topic] = (p, {"cleanup.policy": "compact"})
+    # Lessons are needed until every worker's model checkpoint is past them (30 s); a week
+    # lets a worker that was away that long catch up from its last checkpoint.
+    topics[settings.lesson_topic] = (p, {"retention.ms": str(LESSON_RETENTION_MS)})
     topics[settings.checkpoint_topic] = (1, {
         "cleanup.policy": "compact", "max.message.bytes": str(MAX_CHECKPOINT_BYTES)})
     return topics

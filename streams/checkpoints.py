@@ -6,8 +6,9 @@ models' checkpoint (bytes from :meth:`nextbest.models.ModelSuite.checkpoint`) to
 topic with one partition, keyed by model suite, and a starting worker reads the newest one back
 before it processes anything.
 
-With several workers each learns from its own partitions and writes under the same key: the
-newest checkpoint wins, and a worker that takes over starts from it.
+With several workers every one learns every event (``streams/stages/lessons.py``) and writes
+under the same key: the newest checkpoint wins, and a worker that starts restores it and learns
+the lessons published since (the checkpoint holds where its models stood on the lesson topic).
 """
 
 from __future__ import annotations

@@ -131,8 +131,14 @@ class ModelCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         models = self.engine.models
         p = self.prefix
-        learned = CounterMetricFamily(f"{p}_model_events", "Events the models have learnt from.")
+        learned = CounterMetricFamily(
+            f"{p}_model_events", "Events stepped here that the models learnt from (summed over "
+            "workers: the cluster's events).")
         learned.add_metric([], models.events)
+        shared = CounterMetricFamily(
+            f"{p}_model_shared_events", "Events other workers stepped that the models learnt "
+            "from, through their lessons (each worker learns every event: do not sum).")
+        shared.add_metric([], models.shared_events)
         quality = GaugeMetricFamily(
             f"{p}_model_prequential_quality",
             "Rolling predict-then-learn quality: recommender hit rate at 10, sentiment and "
@@ -153,4 +159,4 @@ class ModelCollector(Collector):
             labels=["topic"])
         for topic, count in models.spike_alerts.items():
             spikes.add_metric([topic], count)
-        yield from (learned, quality, drift, cost, spikes)
+        yield from (learned, shared, quality, drift, cost, spikes)

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
@@ -36,6 +37,8 @@ class Pipeline:
     producer: AIOKafkaProducer
     checkpointed_events: int = 0
     """The models' event count at the last checkpoint written."""
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """This worker process: its own lessons come back on the lesson topic and are skipped."""
     ready: bool = False
     """Every stage started (state restored, groups joined) and the worker is not stopping."""
 
@@ -60,6 +63,7 @@ def create_pipeline(
     engine = Engine(engine_settings or EngineSettings(), models=models)
     # One pot of the day's incentive budget per customer partition: see IncentiveBudget.
     engine.models.budget.pots = settings.partitions
+    engine.models.sharing = True  # every worker's models learn every worker's events
     registry.register(ModelCollector(engine))
     return Pipeline(
         settings=settings,

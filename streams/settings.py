@@ -121,6 +121,12 @@ class WorkerSettings(BaseSettings):
         return self.topic("nextbest.sentiment-digest")
 
     @property
+    def lesson_topic(self) -> str:
+        """What each event taught the models where it was stepped, for every other worker's
+        models to learn (keyed and partitioned by customer)."""
+        return self.topic("nextbest.model-lessons")
+
+    @property
     def checkpoint_topic(self) -> str:
         return self.topic("nextbest.model-checkpoints")
 

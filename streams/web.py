@@ -38,8 +38,8 @@ def application(pipeline: Pipeline) -> web.Application:
 
     @routes.get("/digest")
     async def digest(request: web.Request) -> web.Response:
-        """This worker's sentiment digest of a week (``?week=2026-W47``; default: the week of
-        the newest event), published or not."""
+        """The sentiment digest of a week (``?week=2026-W47``; default: the week of the newest
+        event), published or not - every worker learns every text, so any worker answers."""
         models = pipeline.engine.models
         week = request.query.get("week") or week_of(models.watermark)
         return json_response(models.digest.digest(week))

@@ -2,7 +2,8 @@
 
 A worker runs every stage: the router (input topics), the identity writer (when the group gives
 it the request partition), the customer stage (its share of the customer partitions), the
-replicas of the identity graph and the catalog, the timed jobs and the HTTP endpoints.
+replicas of the identity graph, the catalog and the other workers' lessons, the timed jobs and
+the HTTP endpoints.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nextbest.streams.stage import Stage
 from nextbest.streams.stages.catalog import CatalogReplica
 from nextbest.streams.stages.customer import CustomerStage
 from nextbest.streams.stages.identity import GraphReplica, IdentityWriter
+from nextbest.streams.stages.lessons import LessonReplica
 from nextbest.streams.stages.router import Router
 from nextbest.streams.stages.timers import every, timed_jobs, watch_loop_lag
 from nextbest.streams.web import application
@@ -46,7 +48,7 @@ async def serve(settings: WorkerSettings) -> int:
     await ensure_topics(settings)
     models = restore_models(await load_checkpoint(settings))
     pipeline = create_pipeline(settings, models=models)
-    pipeline.checkpointed_events = models.events if models else 0
+    pipeline.checkpointed_events = models.events + models.shared_events if models else 0
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -54,8 +56,10 @@ async def serve(settings: WorkerSettings) -> int:
 
     await pipeline.producer.start()
     replica, catalog = GraphReplica(pipeline), CatalogReplica(pipeline)
+    lessons = LessonReplica(pipeline)
     await replica.start()
     await catalog.start()
+    await lessons.start()
     writer, customers = IdentityWriter(pipeline), CustomerStage(pipeline)
     router = Router(pipeline, replica)
     stages = [writer, customers, router]
@@ -74,6 +78,7 @@ async def serve(settings: WorkerSettings) -> int:
         ("router", router.run()))]
     helpers = [asyncio.create_task(coro, name=name) for name, coro in (
         ("identity-replica", replica.run()), ("catalog-replica", catalog.run()),
+        ("lesson-replica", lessons.run()),
         ("identity-answers", router.answers()), ("loop-lag", watch_loop_lag(pipeline)),
         *((f"timer-{job.__name__}", every(seconds, job))
           for seconds, job in timed_jobs(pipeline, stages)),
@@ -91,6 +96,7 @@ async def serve(settings: WorkerSettings) -> int:
         task.cancel()
     await replica.stop()
     await catalog.stop()
+    await lessons.stop()
     await runner.cleanup()
     return 1 if failed else 0
 

@@ -107,6 +107,8 @@ class CustomerStage(Stage):
                     self.inflight.add(await send_deadletter(
                         self.pipeline, record, family="customer", reason="internal_error",
                         detail=repr(exc), stage="customer"))
+                finally:
+                    self.share_lessons(tp.partition)
 
     async def handle(self, part: Assigned, partition: int,
                      record: ConsumerRecord[bytes, bytes]) -> None:
@@ -163,6 +165,18 @@ class CustomerStage(Stage):
             value=pipeline.codec.encode("erasure_ack", record),
             partition=pipeline.customer_partition(customer_id)))
         pipeline.metrics.erasures.inc()
+
+    def share_lessons(self, partition: int) -> None:
+        """What the models learnt from this partition's last record, for every other worker
+        (``streams/stages/lessons.py``); produced with the decisions, in the same batches."""
+        lessons = self.engine.models.take_lessons()
+        if not lessons:
+            return
+        topic, me = self.settings.lesson_topic, self.pipeline.instance
+        for lesson in lessons:
+            customer = lesson.get("c")
+            self.outbox.add(topic, partition, customer.encode() if customer else None,
+                            orjson.dumps({"w": me, **lesson}))
 
     async def send_to(self, customer_id: str, message: dict[str, Any]) -> None:
         pipeline = self.pipeline
@@ -237,6 +251,7 @@ class CustomerStage(Stage):
         now = int(time.time() * 1000)
         for partition, part in self.partitions.items():
             await self.publish_all(part, partition, part.customers.advance(now), None)
+            self.share_lessons(partition)
 
     async def changes(self) -> list[StateWrite]:
         topic = self.settings.customer_state_topic

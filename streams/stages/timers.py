@@ -67,15 +67,21 @@ def timed_jobs(pipeline: Pipeline, stages: list[Stage]) -> list[Job]:
 
     async def model_checkpoint() -> None:
         models = pipeline.engine.models
-        if models.events == pipeline.checkpointed_events:
+        learnt = models.events + models.shared_events
+        if learnt == pipeline.checkpointed_events:
             return  # nothing learnt since the last checkpoint
-        events, data = models.events, models.checkpoint()
+        events, data = learnt, models.checkpoint()
         await writer.write(data)
         pipeline.checkpointed_events = events
         logger.info("model checkpoint written (%d bytes, %d events)", len(data), events)
 
     async def sentiment_digest() -> None:
-        # Weeks of event time that have ended: publish their digest once.
+        # Weeks of event time that have ended: publish their digest once. Every worker's digest
+        # holds every worker's texts (shared learning): the owner of customer partition 0
+        # publishes it for the cluster.
+        if not any(tp.topic == settings.customer_topic and tp.partition == 0
+                   for stage in stages for tp in stage.assignment):
+            return
         models = pipeline.engine.models
         for week in models.digest.due(models.watermark):
             record = digest_record(models.digest.digest(week))

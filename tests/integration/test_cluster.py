@@ -4,16 +4,22 @@ lost or sent twice."""
 
 from __future__ import annotations
 
+import time
+import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from nextbest.cli.worker_process import WorkerProcess, free_port
 from nextbest.identity.graph import new_customer_id
+from tests.events import MINUTE, order
 from tests.integration.harness import Harness
-from tests.integration.test_recovery import CUSTOMERS, scenario
+from tests.integration.test_recovery import CUSTOMERS, T0, scenario
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -65,3 +71,43 @@ def test_one_of_three_killed_and_a_fourth_joining_lose_nothing_and_repeat_nothin
     assert missing == []
     for view in profiles:
         assert (view["profile"]["orders"], view["profile"]["returns"]) == (1, 1)
+
+
+def test_three_workers_learn_every_customers_events(
+        kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nblearn-{run}",
+                      data_dir=tmp_path, worker_id="worker-0")
+    harness.start_worker()
+    others = [member(harness, 1, tmp_path), member(harness, 2, tmp_path)]
+    for worker in others:
+        worker.start()
+    for worker in others:
+        worker.ready()
+    try:
+        harness.publish("purchase", [order(T0 + i * MINUTE, f"{run}-o{i}", total=20.0,
+                                           customer={"email": f"{run}-{i}@example.com"})
+                                     for i in range(CUSTOMERS)])
+        stats = [models(url, until=lambda s: s["learnt"]["recommender"] >= CUSTOMERS)
+                 for url in (harness.worker.url, *(w.url for w in others))]
+    finally:
+        for worker in others:
+            worker.stop()
+        harness.worker.stop()
+    # Each worker stepped its own customers and learnt the others' from their lessons.
+    assert [s["learnt"]["recommender"] for s in stats] == [CUSTOMERS] * 3
+    assert sum(s["events"] for s in stats) == CUSTOMERS
+    assert all(0 < s["events"] < CUSTOMERS for s in stats)
+
+
+def models(url: str, *, until: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+           ) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    stats: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/models") as response:
+            stats = orjson.loads(response.read())
+        if until(stats):
+            return stats
+        time.sleep(0.3)
+    raise AssertionError(f"{url}/models never satisfied the condition: {stats}")

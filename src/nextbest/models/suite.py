@@ -38,7 +38,8 @@ Lesson = dict[str, Any]
 """What one event (or one churn snapshot, or an erasure) teaches the models: plain data."""
 
 EVENT_LESSONS = frozenset({"event", "order", "cart", "review", "message"})
-"""Lessons of one event each (the others: a churn snapshot, time passing, an erasure)."""
+"""Lessons of one event each (the others: a churn snapshot, time passing, an erasure, an offer's
+outcome)."""
 
 CHECKPOINT_MAGIC = b"NBMS2"
 SENTIMENT_MEMORY = 0.5
@@ -206,8 +207,11 @@ class ModelSuite:
         elif kind == "forget":
             self.recommender.forget(lesson["c"])
             self.churn.forget(lesson["c"])
-        self._count(spikes)
-        if kind != "snapshot" and kind != "forget":
+        elif kind == "outcome":
+            self.offers.learn(lesson["context"], lesson["offer"], lesson["reward"])
+        if origin:  # every worker sees the spike; the one whose event it was counts it
+            self._count(spikes)
+        if kind in EVENT_LESSONS or kind == "time":
             self._advance_labels(now)
         return spikes
 
@@ -331,7 +335,9 @@ class ModelSuite:
         Only sent offers teach the bandit (a control customer never saw one); the reward is a
         redemption (an order carrying the decision id)."""
         if outcome.sent and outcome.offer_id and outcome.context:
-            self.offers.learn(outcome.context, outcome.offer_id, 1.0 if outcome.redeemed else 0.0)
+            self._learn_and_share({"k": "outcome", "t": self.watermark,
+                                   "context": dict(outcome.context), "offer": outcome.offer_id,
+                                   "reward": 1.0 if outcome.redeemed else 0.0})
 
     def forget(self, customer_id: str) -> None:
         """Erase one customer's per-user state from every model (every worker's, when
@@ -341,6 +347,7 @@ class ModelSuite:
     def stats(self) -> dict[str, Any]:
         return {
             "events": self.events,
+            "shared_events": self.shared_events,
             "quality": {n: q.quality for n, q in self.quality.items()},
             "drift_alarms": {n: q.drift_alarms for n, q in self.quality.items()},
             "cost_us": {n: round(c.mean_us, 1) for n, c in self.cost.items()},
