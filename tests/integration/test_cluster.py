@@ -32,18 +32,25 @@ def member(harness: Harness, n: int, tmp_path: Path) -> WorkerProcess:
         log_path=tmp_path / f"worker-{n}.log", engine=harness.engine)
 
 
-def test_one_of_three_killed_and_a_fourth_joining_lose_nothing_and_repeat_nothing(
-        kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
-    run = uuid.uuid4().hex[:8]
-    harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nbcluster-{run}",
-                      data_dir=tmp_path, worker_id="worker-0")
+def three_workers(kafka: str, redis: str, prefix: str, tmp_path: Path
+                  ) -> tuple[Harness, list[WorkerProcess]]:
+    """The harness's worker and two more in its group, all running."""
+    harness = Harness(kafka=kafka, redis=redis, prefix=prefix, data_dir=tmp_path,
+                      worker_id="worker-0")
     harness.start_worker()
     others = [member(harness, 1, tmp_path), member(harness, 2, tmp_path)]
-    fourth = member(harness, 3, tmp_path)
     for worker in others:
         worker.start()
     for worker in others:
         worker.ready()
+    return harness, others
+
+
+def test_one_of_three_killed_and_a_fourth_joining_lose_nothing_and_repeat_nothing(
+        kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    harness, others = three_workers(kafka_bootstrap, redis_url, f"nbcluster-{run}", tmp_path)
+    fourth = member(harness, 3, tmp_path)
     events = scenario(run)
     publisher, published = harness.publish_in_background(events, pause=0.6)
     try:
@@ -76,14 +83,7 @@ def test_one_of_three_killed_and_a_fourth_joining_lose_nothing_and_repeat_nothin
 def test_three_workers_learn_every_customers_events(
         kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
     run = uuid.uuid4().hex[:8]
-    harness = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nblearn-{run}",
-                      data_dir=tmp_path, worker_id="worker-0")
-    harness.start_worker()
-    others = [member(harness, 1, tmp_path), member(harness, 2, tmp_path)]
-    for worker in others:
-        worker.start()
-    for worker in others:
-        worker.ready()
+    harness, others = three_workers(kafka_bootstrap, redis_url, f"nblearn-{run}", tmp_path)
     try:
         harness.publish("purchase", [order(T0 + i * MINUTE, f"{run}-o{i}", total=20.0,
                                            customer={"email": f"{run}-{i}@example.com"})
