@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from nextbest.partitions import partition_of as partition_of  # keys as Kafka (and the core)
 from nextbest.streams.settings import WorkerSettings
@@ -153,7 +154,12 @@ async def topic_partitions(client: AIOKafkaConsumer, topic: str) -> list[TopicPa
     """Every partition of ``topic`` (the topic must exist)."""
     for _ in range(50):
         # The consumer's own metadata covers only its subscriptions: ask the cluster.
-        metadata = await client._client.fetch_all_metadata()
+        try:
+            metadata = await client._client.fetch_all_metadata()
+        except KafkaError as exc:  # a busy or restarting broker: ask again
+            logger.warning("metadata for %s not fetched, retrying: %s", topic, exc)
+            await asyncio.sleep(0.2)
+            continue
         found = metadata.partitions_for_topic(topic)
         if found:
             return [TopicPartition(topic, p) for p in sorted(found)]
