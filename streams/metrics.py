@@ -136,8 +136,9 @@ class ModelCollector(Collector):
             "workers: the cluster's events).")
         learned.add_metric([], models.events)
         shared = CounterMetricFamily(
-            f"{p}_model_shared_events", "Events other workers stepped that the models learnt "
-            "from, through their lessons (each worker learns every event: do not sum).")
+            f"{p}_model_shared_events", "Orders, carts and texts other workers stepped that the "
+            "models learnt from, through their lessons (each worker learns them all: do not "
+            "sum).")
         shared.add_metric([], models.shared_events)
         quality = GaugeMetricFamily(
             f"{p}_model_prequential_quality",

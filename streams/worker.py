@@ -61,6 +61,7 @@ async def serve(settings: WorkerSettings) -> int:
     await catalog.start()
     await lessons.start()
     writer, customers = IdentityWriter(pipeline), CustomerStage(pipeline)
+    customers.lessons = lessons
     router = Router(pipeline, replica)
     stages = [writer, customers, router]
     runner = aioweb.AppRunner(application(pipeline), access_log=None)
@@ -81,7 +82,7 @@ async def serve(settings: WorkerSettings) -> int:
         ("lesson-replica", lessons.run()),
         ("identity-answers", router.answers()), ("loop-lag", watch_loop_lag(pipeline)),
         *((f"timer-{job.__name__}", every(seconds, job))
-          for seconds, job in timed_jobs(pipeline, stages)),
+          for seconds, job in timed_jobs(pipeline, stages, lessons)),
     )]
     stop = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait([stop, *loops, *helpers], return_when=asyncio.FIRST_COMPLETED)

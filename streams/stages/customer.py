@@ -37,6 +37,7 @@ from nextbest.streams.state import PARTITION_KEY_PREFIX, PartitionProfiles, rest
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
+    from nextbest.streams.stages.lessons import LessonReplica
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class CustomerStage(Stage):
         self.partitions: dict[int, Assigned] = {}
         self._ticked = time.monotonic()
         self.step_seconds = pipeline.metrics.step_seconds
+        self.lessons: LessonReplica | None = None
+        """The worker's replica of the lesson topic: told which partitions this stage steps."""
 
     # --- partitions ---------------------------------------------------------------------------
 
@@ -85,10 +88,14 @@ class CustomerStage(Stage):
             self.partitions[tp.partition] = Assigned(
                 CustomerPartition(self.engine, profiles), profiles, sent,
                 budget.pot_state(tp.partition))
+        if self.lessons is not None:
+            await self.lessons.own(tp.partition for tp in partitions)
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
             self.partitions.pop(tp.partition, None)
+        if self.lessons is not None:
+            await self.lessons.release(tp.partition for tp in partitions)
 
     # --- records ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from nextbest.streams.stage import Stage
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
+    from nextbest.streams.stages.lessons import LessonReplica
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ async def watch_loop_lag(pipeline: Pipeline, interval: float = 0.01) -> None:
 Job = tuple[float, Callable[[], Awaitable[None]]]
 
 
-def timed_jobs(pipeline: Pipeline, stages: list[Stage]) -> list[Job]:
+def timed_jobs(pipeline: Pipeline, stages: list[Stage],
+               lessons: LessonReplica | None = None) -> list[Job]:
     """The timed jobs: (interval in seconds, job), each to run with :func:`every`."""
     settings = pipeline.settings
     writer = CheckpointWriter(settings)
@@ -70,6 +72,8 @@ def timed_jobs(pipeline: Pipeline, stages: list[Stage]) -> list[Job]:
         learnt = models.events + models.shared_events
         if learnt == pipeline.checkpointed_events:
             return  # nothing learnt since the last checkpoint
+        if lessons is not None:
+            await lessons.mark_owned_ends()
         events, data = learnt, models.checkpoint()
         await writer.write(data)
         pipeline.checkpointed_events = events

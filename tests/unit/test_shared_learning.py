@@ -91,7 +91,7 @@ def test_every_worker_learns_from_every_customer(runs: dict[str, Any]) -> None:
     everything = alone.models.recommender.learned
     assert [e.models.recommender.learned for e in shared] == [everything] * 3
     assert sum(e.models.events for e in shared) == alone.models.events  # each counts its own
-    assert all(e.models.events + e.models.shared_events == alone.models.events for e in shared)
+    assert all(0 < e.models.shared_events < alone.models.events for e in shared)
     assert all(e.models.recommender.learned < everything / 2 for e in apart)  # the audit's bug
 
 

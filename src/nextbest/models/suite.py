@@ -86,7 +86,8 @@ class ModelSuite:
     events: int = 0
     """Events stepped here (each worker counts its own: they add up across workers)."""
     shared_events: int = 0
-    """Events learnt from other workers' lessons."""
+    """Events of other workers learnt from their lessons (orders, carts, texts: the others
+    teach only that time passed)."""
     sharing: bool = False
     """Keep every lesson learnt here in ``lessons`` for the other workers."""
     lessons: list[Lesson] = field(default_factory=list)
@@ -165,7 +166,7 @@ class ModelSuite:
     def learn(self, lesson: Lesson) -> None:
         """Learn what another worker's event taught (a lesson it published)."""
         if lesson["k"] in EVENT_LESSONS:
-            self.shared_events += 1
+            self.shared_events += 1  # orders, carts and texts: the events that teach
         self._learn(lesson, origin=False)
 
     def take_lessons(self) -> list[Lesson]:
@@ -174,9 +175,18 @@ class ModelSuite:
         return lessons
 
     def _learn_and_share(self, lesson: Lesson) -> tuple[SentimentSpike, ...]:
-        if self.sharing:
+        if not self.sharing:
+            return self._learn(lesson, origin=True)
+        if lesson["k"] != "event":
             self.lessons.append(lesson)
-        return self._learn(lesson, origin=True)
+            return self._learn(lesson, origin=True)
+        # A page view and the like teach the models only that time passed: shared only when
+        # churn labels came due by it (most events are such, and each lesson costs every worker).
+        advanced = self._advanced_at
+        spikes = self._learn(lesson, origin=True)
+        if self._advanced_at != advanced:
+            self.lessons.append({"k": "time", "t": lesson["t"]})
+        return spikes
 
     def _learn(self, lesson: Lesson, *, origin: bool) -> tuple[SentimentSpike, ...]:
         kind, now = lesson["k"], int(lesson["t"])
