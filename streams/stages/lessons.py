@@ -45,26 +45,12 @@ class LessonReplica:
     async def start(self) -> None:
         """Catch up from where the restored models stand (the whole topic without a
         checkpoint) to the topic's end, before the worker steps anything."""
-        settings, models = self.pipeline.settings, self.pipeline.engine.models
+        settings = self.pipeline.settings
         client = self._client = kafka.consumer(settings, group=None)
         await client.start()
         tps = await kafka.topic_partitions(client, settings.lesson_topic)
         client.assign(tps)
-        starts = dict(await client.beginning_offsets(tps))
-        for tp in tps:
-            at = models.lesson_offsets.get(tp.partition, starts[tp])
-            if at < starts[tp]:
-                logger.warning("lessons of %s[%d] before offset %d have expired: the models "
-                               "missed %d of them", tp.topic, tp.partition, starts[tp],
-                               starts[tp] - at)
-                at = starts[tp]
-            client.seek(tp, at)
-        ends = dict(await client.end_offsets(tps))
-        remaining = {tp for tp in tps if await client.position(tp) < ends[tp]}
-        while remaining:
-            for records in (await client.getmany(*remaining, timeout_ms=1000)).values():
-                self.apply(records)
-            remaining = {tp for tp in remaining if await client.position(tp) < ends[tp]}
+        await self._catch_up(client, tps)
         logger.info("lesson replica caught up: %d lessons of other workers learnt", self.learnt)
 
     async def own(self, partitions: Iterable[int]) -> None:
@@ -72,7 +58,7 @@ class LessonReplica:
         what is left on them (the previous owner's, flushed before it let them go), then stop
         reading them - what comes there now is this worker's own, learnt already."""
         assert self._client is not None
-        settings, models = self.pipeline.settings, self.pipeline.engine.models
+        settings = self.pipeline.settings
         tps = [TopicPartition(settings.lesson_topic, p) for p in sorted(set(partitions))
                if p not in self.owned]
         if not tps:
@@ -82,15 +68,7 @@ class LessonReplica:
         await catch_up.start()
         try:
             catch_up.assign(tps)
-            starts = dict(await catch_up.beginning_offsets(tps))
-            for tp in tps:
-                catch_up.seek(tp, max(starts[tp], models.lesson_offsets.get(tp.partition, 0)))
-            ends = dict(await catch_up.end_offsets(tps))
-            remaining = {tp for tp in tps if await catch_up.position(tp) < ends[tp]}
-            while remaining:
-                for records in (await catch_up.getmany(*remaining, timeout_ms=1000)).values():
-                    self.apply(records)
-                remaining = {tp for tp in remaining if await catch_up.position(tp) < ends[tp]}
+            await self._catch_up(catch_up, tps)
         finally:
             await catch_up.stop()
         self.owned.update(tp.partition for tp in tps)
@@ -118,6 +96,25 @@ class LessonReplica:
         tps = [TopicPartition(topic, p) for p in self.owned]
         for tp, end in (await self._client.end_offsets(tps)).items():
             models.lesson_offsets[tp.partition] = end
+
+    async def _catch_up(self, client: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        """Learn ``tps`` (assigned to ``client``) from where the models stand to their end."""
+        models = self.pipeline.engine.models
+        starts = dict(await client.beginning_offsets(tps))
+        for tp in tps:
+            at = models.lesson_offsets.get(tp.partition, starts[tp])
+            if at < starts[tp]:
+                logger.warning("lessons of %s[%d] before offset %d have expired: the models "
+                               "missed %d of them", tp.topic, tp.partition, starts[tp],
+                               starts[tp] - at)
+                at = starts[tp]
+            client.seek(tp, at)
+        ends = dict(await client.end_offsets(tps))
+        remaining = {tp for tp in tps if await client.position(tp) < ends[tp]}
+        while remaining:
+            for records in (await client.getmany(*remaining, timeout_ms=1000)).values():
+                self.apply(records)
+            remaining = {tp for tp in remaining if await client.position(tp) < ends[tp]}
 
     def apply(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         models, me = self.pipeline.engine.models, self.pipeline.instance
