@@ -133,9 +133,13 @@ def test_out_of_stock_items_are_dropped_and_an_empty_reminder_is_suppressed() ->
         "items": [{"item_id": "tent"}], "recommendations": []})
     verdict = engine.guardrails.review(CustomerProfile(cid), decision, NOON + DAY)
     assert (verdict.status, verdict.rule) == ("suppressed", "out_of_stock")
+    for item in ("mat", "stove"):
+        engine.models.update_catalog({"item_id": item, "category": "camping", "tags": [],
+                                      "price": 30.0, "stock": 5})
     shown = CustomerProfile(cid, shown={"mat": 3})
-    mixed = _message(cid, "winback", "email", NOON, payload={
-        "recommendations": [{"item_id": "tent"}, {"item_id": "mat"}, {"item_id": "stove"}]})
+    mixed = _message(cid, "winback", "email", NOON, payload={  # "lamp": never seen anywhere
+        "recommendations": [{"item_id": "tent"}, {"item_id": "mat"}, {"item_id": "stove"},
+                            {"item_id": "lamp"}]})
     kept = engine.guardrails.review(shown, mixed, NOON)
     assert kept.status == "sent"
     assert [r["item_id"] for r in kept.decision.payload["recommendations"]] == ["stove"]

@@ -337,7 +337,10 @@ class ModelSuite:
                                           shown=profile.shown)
 
     def in_stock(self, item_id: str) -> bool:
-        return self.recommender.catalog.in_stock(item_id)
+        """Whether an item may be shown: known (from the catalog every worker reads whole, or
+        from an event) and not out of stock. An item never seen is not assumed to be there."""
+        catalog = self.recommender.catalog
+        return item_id in catalog.items and catalog.in_stock(item_id)
 
     def learn_outcome(self, outcome: Outcome) -> None:
         """A closed attribution window: the reward of the offer that was made, if any.
