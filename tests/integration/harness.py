@@ -168,13 +168,14 @@ class Harness:
             time.sleep(0.3)
         raise AssertionError(f"customer {ref} never satisfied the condition; last view: {view}")
 
-    def models(self, *, until: Callable[[dict[str, Any]], bool],
-               timeout: float = 30.0) -> dict[str, Any]:
-        """The worker's model statistics (/models), polled until ``until(stats)`` holds."""
+    def models(self, *, until: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
+               url: str | None = None) -> dict[str, Any]:
+        """A worker's model statistics (/models; the harness's worker unless ``url``), polled
+        until ``until(stats)`` holds."""
         deadline = time.monotonic() + timeout
         stats: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"{self.worker.url}/models") as response:
+            with urllib.request.urlopen(f"{url or self.worker.url}/models") as response:
                 stats = orjson.loads(response.read())
             if until(stats):
                 return stats

@@ -9,21 +9,17 @@ import re
 import time
 import urllib.request
 import uuid
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from nextbest.cli.worker_process import WorkerProcess, free_port
-from nextbest.identity.graph import new_customer_id
 from nextbest.simulation.model import SimEvent
 from nextbest.simulation.shop import Shop
 from tests.events import MINUTE, order
 from tests.integration.harness import Harness
-from tests.integration.test_recovery import CUSTOMERS, T0, scenario
+from tests.integration.test_recovery import CUSTOMERS, T0, assert_each_decided_once, scenario
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -73,13 +69,7 @@ def test_one_of_three_killed_and_a_fourth_joining_lose_nothing_and_repeat_nothin
         for worker in (*others, fourth):
             worker.stop()
         harness.worker.stop()
-    ids = Counter(d["decision_id"] for d in decisions)
-    assert [i for i, n in ids.items() if n > 1] == []
-    decided = {(d["decision_type"], d["customer_id"]) for d in decisions}
-    missing = [i for i in range(CUSTOMERS)
-               for kind in ("service_recovery", "escalation")
-               if (kind, new_customer_id(f"email:{run}-{i}@example.com")) not in decided]
-    assert missing == []
+    assert_each_decided_once(decisions, run)
     for view in profiles:
         assert (view["profile"]["orders"], view["profile"]["returns"]) == (1, 1)
 
@@ -92,7 +82,8 @@ def test_three_workers_learn_every_customers_events(
         harness.publish("purchase", [order(T0 + i * MINUTE, f"{run}-o{i}", total=20.0,
                                            customer={"email": f"{run}-{i}@example.com"})
                                      for i in range(CUSTOMERS)])
-        stats = [models(url, until=lambda s: s["learnt"]["recommender"] >= CUSTOMERS)
+        stats = [harness.models(url=url, timeout=60,
+                                until=lambda s: s["learnt"]["recommender"] >= CUSTOMERS)
                  for url in (harness.worker.url, *(w.url for w in others))]
     finally:
         for worker in others:
@@ -102,19 +93,6 @@ def test_three_workers_learn_every_customers_events(
     assert [s["learnt"]["recommender"] for s in stats] == [CUSTOMERS] * 3
     assert sum(s["events"] for s in stats) == CUSTOMERS
     assert all(0 < s["events"] < CUSTOMERS for s in stats)
-
-
-def models(url: str, *, until: Callable[[dict[str, Any]], bool], timeout: float = 60.0
-           ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    stats: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/models") as response:
-            stats = orjson.loads(response.read())
-        if until(stats):
-            return stats
-        time.sleep(0.3)
-    raise AssertionError(f"{url}/models never satisfied the condition: {stats}")
 
 
 RULE_REASONS = {"return_defective", "legal_words", "refund_above_limit"}
@@ -142,7 +120,7 @@ def run_through(workers: list[str], traffic: list[tuple[str, dict[str, Any]]],
     assert sum(map(steps, workers)) >= expected
     time.sleep(2)  # wakes, lessons and the decisions' last batches
     decisions = harness.decisions(until=lambda ds: True, timeout=10)
-    return decisions, [models(url, until=lambda s: True) for url in workers]
+    return decisions, [harness.models(url=url, until=lambda s: True) for url in workers]
 
 
 def steps(url: str) -> float:
@@ -169,7 +147,8 @@ def test_three_workers_decide_what_one_decides(
     try:
         urls = [harness.worker.url, *(w.url for w in others)]
         three, _ = run_through(urls, traffic, harness)
-        three_stats = [models(url, until=lambda s: s["learnt"]["recommender"] >= learnt)
+        three_stats = [harness.models(url=url, timeout=60,
+                                      until=lambda s: s["learnt"]["recommender"] >= learnt)
                        for url in urls]
     finally:
         for worker in others:

@@ -4,15 +4,13 @@ the first worker and restored by the second, and nothing is lost or sent twice."
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from nextbest.cli.worker_process import WorkerProcess, free_port
-from nextbest.identity.graph import new_customer_id
 from tests.integration.harness import Harness
-from tests.integration.test_recovery import CUSTOMERS, scenario
+from tests.integration.test_recovery import CUSTOMERS, assert_each_decided_once, scenario
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -41,10 +39,4 @@ def test_a_worker_joining_mid_stream_loses_nothing_and_repeats_nothing(
         publisher.join()
         second.stop()
         harness.worker.stop()
-    ids = Counter(d["decision_id"] for d in decisions)
-    assert [i for i, n in ids.items() if n > 1] == []
-    decided = {(d["decision_type"], d["customer_id"]) for d in decisions}
-    missing = [i for i in range(CUSTOMERS)
-               for kind in ("service_recovery", "escalation")
-               if (kind, new_customer_id(f"email:{run}-{i}@example.com")) not in decided]
-    assert missing == []
+    assert_each_decided_once(decisions, run)

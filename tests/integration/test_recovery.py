@@ -39,6 +39,17 @@ def scenario(run: str) -> list[tuple[str, dict]]:
     return events
 
 
+def assert_each_decided_once(decisions: list[dict[str, Any]], run: str) -> None:
+    """No decision sent twice, and every customer of ``scenario(run)`` got both of theirs."""
+    ids = Counter(d["decision_id"] for d in decisions)
+    assert [i for i, n in ids.items() if n > 1] == []
+    decided = {(d["decision_type"], d["customer_id"]) for d in decisions}
+    missing = [i for i in range(CUSTOMERS)
+               for kind in ("service_recovery", "escalation")
+               if (kind, new_customer_id(f"email:{run}-{i}@example.com")) not in decided]
+    assert missing == []
+
+
 @dataclass
 class Outcome:
     decisions: list[dict[str, Any]]
