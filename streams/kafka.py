@@ -44,16 +44,22 @@ def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
-def consumer(settings: WorkerSettings, *, group: str | None, **overrides: Any
-             ) -> AIOKafkaConsumer:
+def consumer(settings: WorkerSettings, *, group: str | None, quiet: bool = False,
+             **overrides: Any) -> AIOKafkaConsumer:
     """A consumer that never commits by itself; ``group=None`` for one that is assigned
-    partitions by hand (replicas of whole topics)."""
+    partitions by hand (replicas of whole topics). ``quiet``: one that may wait longer on the
+    broker when there is nothing to fetch (``WorkerSettings.quiet_fetch_max_wait_ms``).
+
+    aiokafka keeps one fetch in flight per broker: records of a partition consumed meanwhile
+    are fetched again only when that fetch returns, so consumers of several busy partitions
+    on the decision path keep the short wait."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_broker,
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "fetch_max_wait_ms": (settings.quiet_fetch_max_wait_ms if quiet
+                              else settings.fetch_max_wait_ms),
         "fetch_min_bytes": settings.fetch_min_bytes,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "session_timeout_ms": int(settings.session_timeout_seconds * 1000),
@@ -93,7 +99,9 @@ class InFlight:
 class Outbox:
     """Messages produced while a batch is processed, handed to the producer together: one
     record batch per topic partition, in the order they were added (one delivery future per
-    record batch instead of one per message)."""
+    record batch instead of one per message). The batches are closed: the producer sends them
+    at once instead of lingering for more (closing took the bench's p50 at 1,000 events/s from
+    31-46 ms to 11-12 ms, at the same CPU per event)."""
 
     def __init__(self, producer: AIOKafkaProducer, inflight: InFlight) -> None:
         self._producer = producer
@@ -112,15 +120,29 @@ class Outbox:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        producer, inflight = self._producer, self._inflight
         for (topic, partition), messages in pending.items():
-            batch = producer.create_batch()
-            for key, value, headers in messages:
-                if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                    inflight.add(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(timestamp=None, key=key, value=value, headers=headers)
-            inflight.add(await producer.send_batch(batch, topic, partition=partition))
+            for future, _ in await send_closed(self._producer, topic, partition, messages):
+                self._inflight.add(future)
+
+
+async def send_closed(producer: AIOKafkaProducer, topic: str, partition: int,
+                      messages: list[tuple[bytes | None, bytes | None, Any]]
+                      ) -> list[tuple[asyncio.Future[Any], int]]:
+    """``messages`` (key, value, headers) to one partition in closed record batches, in order:
+    each batch's delivery future (its metadata carries the batch's first offset) and how many
+    records it holds."""
+    sent: list[tuple[asyncio.Future[Any], int]] = []
+    batch, count = producer.create_batch(), 0
+    for key, value, headers in messages:
+        if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            batch.close()
+            sent.append((await producer.send_batch(batch, topic, partition=partition), count))
+            batch, count = producer.create_batch(), 0
+            batch.append(timestamp=None, key=key, value=value, headers=headers)
+        count += 1
+    batch.close()  # complete: sent now, not after the producer's linger
+    sent.append((await producer.send_batch(batch, topic, partition=partition), count))
+    return sent
 
 
 async def read_to_end(client: AIOKafkaConsumer, tps: list[TopicPartition],

@@ -52,14 +52,20 @@ class WorkerSettings(BaseSettings):
     session_timeout_seconds: float = 10.0
     """A worker silent this long is declared dead and its partitions move (failover time)."""
     producer_linger_ms: float = 5.0
-    """Batching window of the worker's producer. Every event produces several messages
-    (forwarding, changelogs, decisions); one request per message costs more in system calls than
-    a couple of milliseconds of waiting - measured in BENCHMARKS.md."""
+    """Batching window of the worker's producer for messages sent one by one (identity
+    requests). What a batch of events produces goes out in closed record batches, sent at once
+    (``kafka.Outbox``)."""
     fetch_min_bytes: int = 1
     """A consumer fetch returns once this much data is there (or the wait is over): larger
     batches cost less per record, at up to ``fetch_max_wait_ms`` more latency per hop."""
     fetch_max_wait_ms: int = 20
     """Longest a consumer fetch waits on the broker for ``fetch_min_bytes``."""
+    quiet_fetch_max_wait_ms: int = 500
+    """The same for the consumers whose fetches cannot hold back records that are there
+    already: one partition (identity requests and replies; a fetch returns on the first byte)
+    or replicas whose staleness by this much costs nothing (graph, catalog, lessons). Every
+    empty fetch costs the worker's loop CPU: seven consumers answered every 20 ms kept an idle
+    worker at 11% of a core, 3.6% at 500 ms (BENCHMARKS.md)."""
     digest_check_seconds: float = 60.0
     """How often the worker publishes weekly sentiment digests whose week has ended."""
     model_checkpoint_seconds: float = 30.0

@@ -46,13 +46,16 @@ class Stage(ConsumerRebalanceListener, ABC):
     name = "stage"
     idle_ms = 100
     """Longest a fetch waits for records before the stage gets a chance to do timed work."""
+    quiet = False
+    """Its consumer may wait longer on the broker (see ``kafka.consumer``)."""
 
     def __init__(self, settings: WorkerSettings, topics: Sequence[str],
                  producer: AIOKafkaProducer) -> None:
         self.settings = settings
         self.producer = producer
         self.topics = list(topics)
-        self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group=settings.group(self.name))
+        self.consumer: AIOKafkaConsumer = kafka.consumer(
+            settings, group=settings.group(self.name), quiet=self.quiet)
         self.inflight = InFlight()
         self.outbox = Outbox(producer, self.inflight)
         """What a batch produces; flushed after the batch (and before a checkpoint)."""

@@ -31,7 +31,7 @@ class CatalogReplica:
     async def start(self) -> None:
         """Read the catalog up to its current end before the worker routes anything."""
         settings = self.pipeline.settings
-        client = self._client = kafka.consumer(settings, group=None)
+        client = self._client = kafka.consumer(settings, group=None, quiet=True)
         await client.start()
         tps = await kafka.topic_partitions(client, settings.input_topic("catalog"))
         client.assign(tps)

@@ -124,7 +124,7 @@ class GraphReplica:
     async def start(self) -> None:
         """Read the graph up to its current end (the worker starts routing after that)."""
         settings = self.pipeline.settings
-        client = self._client = kafka.consumer(settings, group=None)
+        client = self._client = kafka.consumer(settings, group=None, quiet=True)
         await client.start()
         tps = await kafka.topic_partitions(client, settings.identity_graph_topic)
         client.assign(tps)
@@ -154,6 +154,7 @@ class IdentityWriter(Stage):
     """The one consumer of ``nextbest.identity-requests``: applies graph changes in order."""
 
     name = "identity"
+    quiet = True  # one partition
 
     def __init__(self, pipeline: Pipeline) -> None:
         super().__init__(pipeline.settings, [pipeline.settings.identity_request_topic],
@@ -200,6 +201,7 @@ class IdentityWriter(Stage):
                 self.replies.append({"rid": request["rid"], "cid": customer_id})
         # Replies go out at once (routers hold events until then); offsets are committed on
         # the stage's interval - a replayed request changes nothing the second time.
+        await self.outbox.flush()
         await self.inflight.settle()
         await self.publish_changes()
 
@@ -216,11 +218,10 @@ class IdentityWriter(Stage):
             merged.append(provisional)
         for absorbed in merged:
             pipeline.metrics.identity_merges.inc()
-            self.inflight.add(await pipeline.producer.send(
-                pipeline.settings.customer_topic, key=absorbed.encode(),
-                partition=pipeline.customer_partition(absorbed),
-                value=envelope.pack({"k": envelope.MERGE, "absorbed": absorbed,
-                                     "survivor": survivor})))
+            self.outbox.add(
+                pipeline.settings.customer_topic, pipeline.customer_partition(absorbed),
+                absorbed.encode(), envelope.pack({"k": envelope.MERGE, "absorbed": absorbed,
+                                                  "survivor": survivor}))
         if resolution.new_identifiers or merged:
             for key in self.graph.members(survivor):
                 pipeline.serving.link(key, survivor)
@@ -236,17 +237,18 @@ class IdentityWriter(Stage):
         requested_at = int(event["event_time"])
         if customer_id is None:  # nobody to erase: acknowledge at once
             record = erasure_ack_record(event["event_id"], None, requested_at, 0)
-            self.inflight.add(await pipeline.producer.send(
-                pipeline.settings.erasure_ack_topic, key=event["event_id"].encode(),
-                value=pipeline.codec.encode("erasure_ack", record)))
+            key = event["event_id"]
+            self.outbox.add(pipeline.settings.erasure_ack_topic,
+                            kafka.partition_of(key, pipeline.settings.partitions), key.encode(),
+                            pipeline.codec.encode("erasure_ack", record))
             pipeline.metrics.erasures.inc()
             return
-        self.inflight.add(await pipeline.producer.send(
-            pipeline.settings.customer_topic, key=customer_id.encode(),
-            partition=pipeline.customer_partition(customer_id),
-            value=envelope.pack({"k": envelope.ERASE, "cid": customer_id,
-                                 "request": event["event_id"], "requested_at": requested_at,
-                                 "identifiers": len(removed)})))
+        self.outbox.add(
+            pipeline.settings.customer_topic, pipeline.customer_partition(customer_id),
+            customer_id.encode(),
+            envelope.pack({"k": envelope.ERASE, "cid": customer_id,
+                           "request": event["event_id"], "requested_at": requested_at,
+                           "identifiers": len(removed)}))
 
     async def publish_changes(self) -> None:
         """Graph entries first (after the merge and erase messages were acked), then the
@@ -254,16 +256,20 @@ class IdentityWriter(Stage):
         pipeline = self.pipeline
         topic = pipeline.settings.identity_graph_topic
         changes = self.store.take_changes()
-        sends = []
+        by_partition: dict[int, list[tuple[bytes | None, bytes | None, Any]]] = {}
         for key, value in changes.items():
             blob = None if value is None else orjson.dumps(value)
-            sends.append(await pipeline.producer.send(topic, key=key.encode(), value=blob))
+            by_partition.setdefault(kafka.partition_of(key, pipeline.settings.partitions), []
+                                    ).append((key.encode(), blob, []))
+        sent = [(partition, future, count) for partition, messages in by_partition.items()
+                for future, count in await kafka.send_closed(pipeline.producer, topic,
+                                                             partition, messages)]
         graph: dict[str, int] = {}
-        for metadata in await asyncio.gather(*sends):
-            p = str(metadata.partition)
-            graph[p] = max(graph.get(p, 0), metadata.offset + 1)
+        for partition, future, count in sent:
+            p = str(partition)
+            graph[p] = max(graph.get(p, 0), (await future).offset + count)
         replies, self.replies = self.replies, []
         for reply in replies:
             reply["graph"] = graph
-            self.inflight.add(await pipeline.producer.send(
-                pipeline.settings.identity_reply_topic, value=envelope.pack(reply)))
+            self.outbox.add(pipeline.settings.identity_reply_topic, 0, None, envelope.pack(reply))
+        await self.outbox.flush()

@@ -46,7 +46,7 @@ class LessonReplica:
         """Catch up from where the restored models stand (the whole topic without a
         checkpoint) to the topic's end, before the worker steps anything."""
         settings = self.pipeline.settings
-        client = self._client = kafka.consumer(settings, group=None)
+        client = self._client = kafka.consumer(settings, group=None, quiet=True)
         await client.start()
         tps = await kafka.topic_partitions(client, settings.lesson_topic)
         client.assign(tps)

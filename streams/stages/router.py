@@ -71,7 +71,7 @@ class Router(Stage):
         self._requests = 0
         self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
         self._forced_tick = time.monotonic()
-        self._replies = kafka.consumer(settings, group=None)
+        self._replies = kafka.consumer(settings, group=None, quiet=True)
 
     # --- consuming ----------------------------------------------------------------------------
 
@@ -238,9 +238,8 @@ class Router(Stage):
         rid = f"{self._prefix}:{self._requests}"
         if tp is not None and held is not None:
             self.asked[rid] = (tp, held)
-        pipeline = self.pipeline
-        self.inflight.add(await pipeline.producer.send(
-            pipeline.settings.identity_request_topic, value=envelope.pack({"rid": rid, **request})))
+        self.outbox.add(self.settings.identity_request_topic, 0, None,
+                        envelope.pack({"rid": rid, **request}))
 
     async def start(self) -> None:
         await super().start()

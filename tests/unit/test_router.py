@@ -32,6 +32,9 @@ class RecordBatch:
         self.records.append((key, value))
         return True
 
+    def close(self) -> None:
+        pass
+
 
 class RecordingProducer:
     """Collects what would be produced, per topic, in order."""
