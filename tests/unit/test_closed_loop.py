@@ -68,15 +68,18 @@ def test_true_lift_of_winbacks_and_offers_is_positive(report: LoopReport) -> Non
     assert report.truth["review_request"].responded == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Before the churn model warms up (about day 93) win-backs follow the silence rule alone "
-    "(1.5x the usual gap), which fires on customers who will not lapse as often as on those "
-    "who will; once it warms up, its risk rarely reaches winback_min_risk and win-backs "
-    "nearly stop. Precision stays at the random base rate."))
+WINBACK_PRECISION_LIFT = 1.5
+"""How many times random targeting's lapsing share the win-backs must reach (lower bound)."""
+
+
 def test_winback_precision_beats_random_targeting(report: LoopReport) -> None:
+    # Win-backs go to customers silent beyond twice their usual gap (shrunk towards the
+    # population's) who have not been seen at all for weeks, gated by the churn model once it
+    # warms up. Measured at 90 days: seed 7 2.15x of 304, seed 11 2.34x of 360 (the lower
+    # confidence bound 1.88x and 2.12x).
     precision = report.precision
     assert precision.decisions >= 200
-    assert precision.lapsing_low() > precision.base_lapsing, precision
+    assert precision.lapsing_low() >= WINBACK_PRECISION_LIFT * precision.base_lapsing, precision
 
 
 def test_every_sent_decision_is_delivered_and_answered_with_its_id(loop: ClosedLoop) -> None:

@@ -117,15 +117,46 @@ def test_winback_when_silent_beyond_own_gap(engine: Engine) -> None:
     weekly = [order(i * 10 * DAY, f"o{i}", category="coffee") for i in range(5)]
     profile, _ = run(engine, "purchase", weekly)
     last = 40 * DAY
-    assert engine.wake(profile, last + 14 * DAY).decisions == []  # usual gap 10 d x 1.5 = 15 d
-    (winback,) = engine.wake(profile, last + 16 * DAY).decisions
+    # Usual gap 10 d (the population's, learnt from this customer alone, is 10 d too) x 2.
+    assert profile.due["winback"] == last + 20 * DAY
+    assert engine.wake(profile, last + 20 * DAY).decisions == []  # seen 20 days ago: not quiet
+    assert engine.wake(profile, last + 28 * DAY - 1).decisions == []
+    (winback,) = engine.wake(profile, last + 28 * DAY).decisions  # quiet for 28 days
     assert winback.decision_type == "winback"
     assert winback.payload["last_category"] == "coffee"
     assert "every 10 days" in winback.reasons[0].text
     assert winback.payload["sequence_step"] == 1
-    (followup,) = engine.wake(profile, last + 23 * DAY).decisions  # the sequence's 2nd step
+    (followup,) = engine.wake(profile, last + 35 * DAY).decisions  # the sequence's 2nd step
     assert followup.payload["sequence_step"] == 2
     assert engine.wake(profile, last + 60 * DAY).decisions == []  # once per lapse
+
+
+def test_winback_waits_while_the_customer_is_still_around(engine: Engine) -> None:
+    weekly = [order(i * 10 * DAY, f"o{i}", category="coffee") for i in range(5)]
+    profile, _ = run(engine, "purchase", weekly)
+    last = 40 * DAY
+    # Opens a newsletter 25 days after the last order: quiet for 28 days only from then on.
+    profile = engine.step(profile, CID, "clickstream", [
+        click(last + 25 * DAY, "email_open")][0]).profile
+    assert engine.wake(profile, last + 28 * DAY).decisions == []
+    assert engine.wake(profile, last + 53 * DAY - 1).decisions == []
+    (winback,) = engine.wake(profile, last + 53 * DAY).decisions
+    assert winback.decision_type == "winback"
+
+
+def test_winback_judges_a_single_short_gap_against_the_population(engine: Engine) -> None:
+    for k in range(3):  # the population orders every 30 days
+        other = None
+        for i in range(3):
+            other = engine.step(other, f"nb-{k}", "purchase",
+                                order(i * 30 * DAY, f"p{k}-{i}")).profile
+    burst = [order(60 * DAY, "o0", category="coffee"), order(61 * DAY, "o1", category="coffee")]
+    profile, _ = run(engine, "purchase", burst)
+    prior = engine.models.churn.prior_gap_days
+    assert prior == pytest.approx(30.0)
+    # One gap of a day counts as one gap against the population's usual gap, not as a rhythm.
+    judged = (1 + prior) / 2
+    assert profile.due["winback"] == 61 * DAY + int(judged * 2 * DAY)
 
 
 def test_winback_is_relative_to_the_customers_own_rhythm(engine: Engine) -> None:

@@ -83,7 +83,8 @@ def logged(result: StepResult) -> list[tuple[str, str, str | None]]:
 def lapsing(engine: Engine, cid: str, *, discounted: int = 0,
             category: str = "coffee") -> tuple[CustomerProfile, int]:
     """Five orders ten days apart (the first ``discounted`` with a code); the last one is in
-    ``category``. Returns the profile and the moment the win-back is due (15 days after)."""
+    ``category``. Returns the profile and the moment the win-back goes out: due 20 days after
+    (twice the usual gap), sent once the customer has been quiet for 28 days."""
     profile = None
     for k in range(5):
         cat = category if k == 4 else "coffee"
@@ -91,9 +92,8 @@ def lapsing(engine: Engine, cid: str, *, discounted: int = 0,
                          item_id=f"{cat}-{k}", discounted=k < discounted)
         profile = engine.step(profile, cid, "purchase", event).profile
     assert profile is not None
-    due = profile.due["winback"]
-    assert due == 40 * DAY + 15 * DAY
-    return profile, due
+    assert profile.due["winback"] == 40 * DAY + 20 * DAY
+    return profile, 40 * DAY + 28 * DAY
 
 
 def winbacks(result: StepResult) -> list[Decision]:
@@ -117,7 +117,7 @@ def test_top_tier_gets_a_personal_outreach_task_for_an_account_owner() -> None:
     assert payload["last_order_id"] == "nb-top-o4"
     facts = payload["customer"]
     assert (facts["orders"], facts["revenue"], facts["value_tier"]) == (5, 500.0, "top")
-    assert facts["usual_gap_days"] == 10.0 and facts["days_since_last_order"] == 15.0
+    assert facts["usual_gap_days"] == 10.0 and facts["days_since_last_order"] == 28.0
     assert facts["churn_risk"] is not None and facts["expected_value"] is not None
     assert {"churn_risk", "value_tier"} <= {r.code for r in task.reasons}
     # A task, not a message: no sequence, no second step.
@@ -204,6 +204,7 @@ def test_low_tier_without_email_consent_is_let_lapse() -> None:
     profile, due = lapsing(engine, "nb-quiet")
     profile = engine.step(profile, "nb-quiet", "identity",
                           identity(41 * DAY, "consent_revoked", channel="email")).profile
+    due += DAY  # the revocation was seen a day after the last order: quiet from then on
     result = engine.wake(profile, due)
     assert result.decisions == []
     assert result.logged == []  # not even a candidate: no push or sms fallback for this tier
@@ -212,6 +213,7 @@ def test_low_tier_without_email_consent_is_let_lapse() -> None:
     other, due = lapsing(middle, "nb-quiet")
     other = middle.step(other, "nb-quiet", "identity",
                         identity(41 * DAY, "consent_revoked", channel="email")).profile
+    due += DAY
     (message,) = winbacks(middle.wake(other, due))
     assert message.channel == "push"
 

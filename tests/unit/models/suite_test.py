@@ -80,7 +80,7 @@ def test_winback_carries_churn_risk_value_tier_and_suggestions() -> None:
                               order(k * 10 * DAY, f"o{k}", category="coffee",
                                     item_id="beans", customer=who(1))).profile
     assert profile is not None
-    (winback,) = engine.wake(profile, 40 * DAY + 16 * DAY).decisions
+    (winback,) = engine.wake(profile, 40 * DAY + 28 * DAY).decisions  # quiet for 28 days
     assert winback.payload["tier"] in ("top", "middle", "low")
     assert {"churn_risk", "expected_value"} <= set(winback.scores)
     assert "churn_risk" in {r.code for r in winback.reasons}

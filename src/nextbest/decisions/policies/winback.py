@@ -1,8 +1,11 @@
 """Win-back: a customer silent for longer than their own usual gap between orders.
 
 Lapse is relative to the customer: a weekly coffee buyer silent for three weeks is lapsing, a
-twice-a-year buyer silent for three weeks is not. The message names the relationship (the
-category they last bought).
+twice-a-year buyer silent for three weeks is not. The usual gap is the customer's own mean
+shrunk towards the population's (one or two gaps say little), and a customer still seen at all
+(an email opened, a visit) is not lapsing yet: the win-back waits until they have gone quiet.
+Once the churn model has warmed up, its risk must reach ``winback_min_risk`` as well. The
+message names the relationship (the category they last bought).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from nextbest.decisions.policies.base import (
 from nextbest.decisions.policies.incentives import choose_offer, price_sensitive
 from nextbest.decisions.record import Decision, Reason
 from nextbest.experiments.assign import unit_interval
+from nextbest.models.churn.model import DEFAULT_GAP_DAYS
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS, EngineSettings
 
@@ -28,12 +32,33 @@ DUE_KEY = "winback"
 FOLLOWUP_KEY = "winback_step2"
 
 
-def lapse_threshold_ms(profile: CustomerProfile, settings: EngineSettings) -> float | None:
-    """How long a silence makes this customer lapsing, or None without a usual gap yet."""
+def judged_gap_ms(
+    profile: CustomerProfile, settings: EngineSettings, prior_gap_days: float | None = None
+) -> float | None:
+    """The customer's usual gap between orders as a lapse is judged by: their own mean gap
+    shrunk towards the population's (``prior_gap_days``, learnt by the churn model from the
+    customers seen), which counts as ``winback_gap_prior_weight`` gaps of their own. One or two
+    gaps say little: a short one alone would call every ordinary pause a lapse."""
     gap = profile.usual_gap_ms
     if gap is None or profile.orders < settings.winback_min_orders:
         return None
+    prior = (DEFAULT_GAP_DAYS if prior_gap_days is None else prior_gap_days) * DAY_MS
+    n, weight = profile.gap_count, settings.winback_gap_prior_weight
+    return (n * gap + weight * prior) / (n + weight)
+
+
+def lapse_threshold_ms(
+    profile: CustomerProfile, settings: EngineSettings, prior_gap_days: float | None = None
+) -> float | None:
+    """How long a silence makes this customer lapsing, or None without a usual gap yet."""
+    gap = judged_gap_ms(profile, settings, prior_gap_days)
+    if gap is None:
+        return None
     return max(gap, settings.winback_min_gap_days * DAY_MS) * settings.winback_gap_factor
+
+
+def _prior_gap_days(trigger: Trigger) -> float | None:
+    return trigger.models.churn.prior_gap_days if trigger.models is not None else None
 
 
 class WinbackPolicy:
@@ -42,7 +67,7 @@ class WinbackPolicy:
     def react(
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:
-        threshold = lapse_threshold_ms(profile, settings)
+        threshold = lapse_threshold_ms(profile, settings, _prior_gap_days(trigger))
         if threshold is not None and profile.last_order_at is not None:
             profile.due[DUE_KEY] = profile.last_order_at + int(threshold)
         return []
@@ -57,7 +82,7 @@ class WinbackPolicy:
     ) -> list[Decision]:
         followup = self._followup(profile, trigger, settings)
         due = profile.due.get(DUE_KEY)
-        threshold = lapse_threshold_ms(profile, settings)
+        threshold = lapse_threshold_ms(profile, settings, _prior_gap_days(trigger))
         if due is None or trigger.event_time < due:
             return followup
         del profile.due[DUE_KEY]
@@ -69,12 +94,21 @@ class WinbackPolicy:
             return followup  # this lapse was decided already (an event re-armed the timer)
         risk = profile.scores.get("churn_risk")
         silence = trigger.event_time - profile.last_order_at
+        within_patience = threshold * settings.winback_patience
+        quiet_ms = int(settings.winback_quiet_days * DAY_MS)
+        if trigger.event_time - profile.last_seen < quiet_ms:
+            # Still around (opening emails, browsing, writing): not lapsing yet. Look again once
+            # they could have been quiet long enough, within patience.
+            again = profile.last_seen + quiet_ms
+            if again - profile.last_order_at <= within_patience:
+                profile.due[DUE_KEY] = again
+            return followup
         trained = trigger.models is not None and trigger.models.churn_trained
         if trained and risk is not None and risk < settings.winback_min_risk:
             # A trained churn model does not see a lapse yet: look again later, within patience.
-            if silence + threshold / 2 <= threshold * settings.winback_patience:
+            if silence + threshold / 2 <= within_patience:
                 profile.due[DUE_KEY] = trigger.event_time + int(threshold / 2)
-            return []
+            return followup
         tier = str(profile.scores.get("value_tier") or "middle")
         risk_why = risk_reasons(profile, settings)
         if tier == "top":
