@@ -25,13 +25,15 @@ def customer(arm: str, settings: EngineSettings, *, not_arm: bool = False) -> st
 
 
 def lapsed(engine: Engine, cid: str, *, start: int = NOON) -> tuple[CustomerProfile, int]:
-    """Five weekly orders; returns the profile and the moment its win-back is due."""
+    """Five weekly orders; returns the profile and the moment its win-back is due: silent
+    beyond the lapse threshold and quiet (not seen at all) for ``winback_quiet_days``."""
     profile = None
     for k in range(5):
         profile = engine.step(profile, cid, "purchase", order(start + k * 7 * DAY, f"{cid}-o{k}",
                                                               category="coffee")).profile
     assert profile is not None
-    return profile, profile.due["winback"]
+    quiet = int(engine.settings.winback_quiet_days * DAY)
+    return profile, max(profile.due["winback"], profile.last_seen + quiet)
 
 
 def statuses(result: StepResult) -> list[tuple[str, str, str | None]]:
@@ -113,7 +115,8 @@ def test_cart_reminder_goes_out_after_the_delay_when_the_cart_is_still_there() -
 
 
 def test_no_marketing_after_a_complaint() -> None:
-    engine = Engine(EngineSettings())
+    # No wait for quiet: the complaint itself is a sign of the customer.
+    engine = Engine(EngineSettings(winback_quiet_days=0.0))
     cid = customer(HOLDOUT, engine.settings, not_arm=True)
     profile, due = lapsed(engine, cid)
     profile = engine.step(profile, cid, "review", review(
