@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 import orjson
@@ -43,7 +44,9 @@ class ProfileServing:
         self.client = client
         self.keys = keys
         self._profiles: dict[str, CustomerProfile | None] = {}
-        self._decisions: list[tuple[str, bytes]] = []
+        self._decisions: dict[str, deque[bytes]] = {}
+        """Per customer, the decisions not yet written, oldest first: no more than Redis keeps
+        (``RECENT_DECISIONS``), so what waits while Redis is away stays bounded by customers."""
         self._identifiers: dict[str, str | None] = {}
 
     @classmethod
@@ -56,9 +59,13 @@ class ProfileServing:
 
     def drop_profile(self, customer_id: str) -> None:
         self._profiles[customer_id] = None
+        self._decisions.pop(customer_id, None)  # erased: nothing of theirs is written again
 
     def add_decision(self, customer_id: str, record: dict[str, Any]) -> None:
-        self._decisions.append((customer_id, orjson.dumps(record)))
+        waiting = self._decisions.get(customer_id)
+        if waiting is None:
+            waiting = self._decisions[customer_id] = deque(maxlen=RECENT_DECISIONS)
+        waiting.append(orjson.dumps(record))
 
     def link(self, identifier_key: str, customer_id: str) -> None:
         self._identifiers[identifier_key] = customer_id
@@ -69,14 +76,15 @@ class ProfileServing:
 
     @property
     def pending(self) -> int:
-        return len(self._profiles) + len(self._decisions) + len(self._identifiers)
+        return (len(self._profiles) + sum(map(len, self._decisions.values()))
+                + len(self._identifiers))
 
     async def flush(self) -> int:
         """Write everything pending in one round trip. Returns the number of profiles written."""
         if not self.pending:
             return 0
         profiles, self._profiles = self._profiles, {}
-        decisions, self._decisions = self._decisions, []
+        decisions, self._decisions = self._decisions, {}
         identifiers, self._identifiers = self._identifiers, {}
         pipe = self.client.pipeline(transaction=False)
         for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
@@ -86,11 +94,8 @@ class ProfileServing:
                 pipe.delete(self.keys.profile(customer_id), self.keys.decisions(customer_id))
             else:
                 pipe.set(self.keys.profile(customer_id), snapshot_json(profile))
-        touched = set()
-        for customer_id, blob in decisions:
-            pipe.lpush(self.keys.decisions(customer_id), blob)
-            touched.add(customer_id)
-        for customer_id in touched:
+        for customer_id, blobs in decisions.items():
+            pipe.lpush(self.keys.decisions(customer_id), *blobs)  # the newest ends at the head
             pipe.ltrim(self.keys.decisions(customer_id), 0, RECENT_DECISIONS - 1)
         for key, linked in identifiers.items():
             if linked is None:
@@ -103,7 +108,11 @@ class ProfileServing:
             # Put it back: the next flush retries, nothing is lost while Redis is away.
             for customer_id, profile in profiles.items():
                 self._profiles.setdefault(customer_id, profile)
-            self._decisions[:0] = decisions
+            for customer_id, blobs in decisions.items():
+                if self._profiles.get(customer_id, True) is None:
+                    continue  # erased since
+                newer = self._decisions.get(customer_id, ())
+                self._decisions[customer_id] = deque([*blobs, *newer], maxlen=RECENT_DECISIONS)
             for key, linked in identifiers.items():
                 self._identifiers.setdefault(key, linked)
             raise

@@ -33,16 +33,31 @@ def digest_record(digest: dict[str, Any]) -> dict[str, Any]:
             "negative": themes(digest["negative"]), "positive": themes(digest["positive"])}
 
 
+MAX_BACKOFF_SECONDS = 30.0
+
+
 async def every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
-    """Run ``work`` every ``seconds`` until cancelled; a failure is logged and retried."""
+    """Run ``work`` every ``seconds`` until cancelled. A failure is retried after a wait that
+    doubles with every failure in a row (up to ``MAX_BACKOFF_SECONDS``), with one warning per
+    retry - a dependency that is away (Redis) fills neither the log nor the CPU - and one line
+    when it works again."""
+    name = getattr(work, "__name__", repr(work))
+    wait, failures = seconds, 0
     while True:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(wait)
         try:
             await work()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            logger.warning("%s failed, will retry: %s", getattr(work, "__name__", work), exc)
+            failures += 1
+            wait = min(max(wait, seconds) * 2, max(MAX_BACKOFF_SECONDS, seconds))
+            logger.warning("%s failed (%d in a row), retrying in %.1fs: %s", name, failures, wait,
+                           exc)
+            continue
+        if failures:
+            logger.warning("%s works again after %d failures", name, failures)
+        wait, failures = seconds, 0
 
 
 async def watch_loop_lag(pipeline: Pipeline, interval: float = 0.01) -> None:

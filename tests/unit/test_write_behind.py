@@ -1,0 +1,99 @@
+"""The Redis write-behind while Redis is away: bounded, nothing of an erased customer written
+again, and retries that back off instead of flooding the log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from nextbest.streams.serving import RECENT_DECISIONS, ProfileServing, RedisKeys
+from nextbest.streams.stages import timers
+
+
+class Pipeline:
+    def __init__(self, redis: FlakyRedis) -> None:
+        self.redis = redis
+        self.commands: list[tuple[Any, ...]] = []
+
+    def __getattr__(self, command: str) -> Any:
+        return lambda *args: self.commands.append((command, *args))
+
+    async def execute(self) -> None:
+        if self.redis.down:
+            raise ConnectionError("Redis is away")
+        self.redis.executed.extend(self.commands)
+
+
+class FlakyRedis:
+    def __init__(self) -> None:
+        self.down = False
+        self.executed: list[tuple[Any, ...]] = []
+
+    def pipeline(self, transaction: bool = False) -> Pipeline:
+        return Pipeline(self)
+
+
+def decision(n: int) -> dict[str, Any]:
+    return {"decision_id": f"d-{n}"}
+
+
+def test_decisions_waiting_for_redis_stay_bounded_and_the_newest_arrive() -> None:
+    redis = FlakyRedis()
+    serving = ProfileServing(redis, RedisKeys("t"))  # type: ignore[arg-type]
+    redis.down = True
+    for n in range(50):
+        serving.add_decision("c1", decision(n))
+        with pytest.raises(ConnectionError):
+            asyncio.run(serving.flush())
+    assert serving.pending == RECENT_DECISIONS
+    redis.down = False
+    asyncio.run(serving.flush())
+    (lpush,) = [c for c in redis.executed if c[0] == "lpush"]
+    assert lpush[1] == "t:decisions:c1"
+    written = [orjson.loads(blob)["decision_id"] for blob in lpush[2:]]
+    assert written == [f"d-{n}" for n in range(50 - RECENT_DECISIONS, 50)]  # oldest pushed first
+    assert ("ltrim", "t:decisions:c1", 0, RECENT_DECISIONS - 1) in redis.executed
+    assert serving.pending == 0
+
+
+def test_an_erased_customers_waiting_decisions_are_not_written_after_the_erasure() -> None:
+    redis = FlakyRedis()
+    serving = ProfileServing(redis, RedisKeys("t"))  # type: ignore[arg-type]
+    serving.add_decision("c1", decision(1))
+    serving.add_decision("c2", decision(2))
+    serving.drop_profile("c1")
+    asyncio.run(serving.flush())
+    assert ("delete", "t:profile:c1", "t:decisions:c1") in redis.executed
+    assert [c[1] for c in redis.executed if c[0] == "lpush"] == ["t:decisions:c2"]
+
+
+def test_a_failing_job_backs_off_and_says_so_once_per_retry(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) > 12:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(timers.asyncio, "sleep", sleep)
+    calls = 0
+
+    async def redis_flush() -> None:
+        nonlocal calls
+        calls += 1
+        if 2 <= calls <= 8:  # Redis away for seven attempts
+            raise ConnectionError("Redis is away")
+
+    with caplog.at_level(logging.WARNING, logger=timers.__name__), pytest.raises(
+            asyncio.CancelledError):
+        asyncio.run(timers.every(0.5, redis_flush))
+    assert waits == [0.5, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 0.5, 0.5, 0.5, 0.5]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 8
+    assert messages[0].startswith("redis_flush failed (1 in a row), retrying in 1.0s")
+    assert messages[-1] == "redis_flush works again after 7 failures"
