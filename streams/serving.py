@@ -15,12 +15,19 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from nextbest.profile.snapshot import snapshot_json
+from nextbest.identity.graph import IDENTIFIER_KINDS, reference_keys
+from nextbest.profile.snapshot import event_summary, snapshot_json
 from nextbest.profile.state import CustomerProfile
 
 logger = logging.getLogger(__name__)
 
 RECENT_DECISIONS = 20
+RECENT_WITHHELD = 20
+RECENT_EVENTS = 30
+RECENT = {"decisions": RECENT_DECISIONS, "withheld": RECENT_WITHHELD, "events": RECENT_EVENTS}
+"""The bounded lists kept per customer, newest first, and how many of each Redis keeps:
+decisions sent, decisions not sent (held out, suppressed or deferred, with the rule), and the
+customer's events (``snapshot.event_summary``)."""
 SERIALISED_PER_SLICE = 200
 """Profiles serialised per flush between two chances for the stages to run."""
 
@@ -32,11 +39,19 @@ class RedisKeys:
     def profile(self, customer_id: str) -> str:
         return f"{self.prefix}:profile:{customer_id}"
 
+    def recent(self, name: str, customer_id: str) -> str:
+        """One of the customer's ``RECENT`` lists."""
+        return f"{self.prefix}:{name}:{customer_id}"
+
     def decisions(self, customer_id: str) -> str:
-        return f"{self.prefix}:decisions:{customer_id}"
+        return self.recent("decisions", customer_id)
 
     def identifier(self, key: str) -> str:
         return f"{self.prefix}:id:{key}"
+
+    def customer(self, customer_id: str) -> list[str]:
+        """Every key of one customer's served view (erasure deletes them all)."""
+        return [self.profile(customer_id), *(self.recent(n, customer_id) for n in RECENT)]
 
 
 class ProfileServing:
@@ -44,9 +59,9 @@ class ProfileServing:
         self.client = client
         self.keys = keys
         self._profiles: dict[str, CustomerProfile | None] = {}
-        self._decisions: dict[str, deque[bytes]] = {}
-        """Per customer, the decisions not yet written, oldest first: no more than Redis keeps
-        (``RECENT_DECISIONS``), so what waits while Redis is away stays bounded by customers."""
+        self._recent: dict[str, dict[str, deque[bytes]]] = {name: {} for name in RECENT}
+        """Per list and customer, the entries not yet written, oldest first: no more than Redis
+        keeps, so what waits while Redis is away stays bounded by customers."""
         self._identifiers: dict[str, str | None] = {}
 
     @classmethod
@@ -59,13 +74,29 @@ class ProfileServing:
 
     def drop_profile(self, customer_id: str) -> None:
         self._profiles[customer_id] = None
-        self._decisions.pop(customer_id, None)  # erased: nothing of theirs is written again
+        for waiting in self._recent.values():
+            waiting.pop(customer_id, None)  # erased: nothing of theirs is written again
 
     def add_decision(self, customer_id: str, record: dict[str, Any]) -> None:
-        waiting = self._decisions.get(customer_id)
+        """A decision sent (its ``Decision.to_record``)."""
+        self._add("decisions", customer_id, record)
+
+    def add_verdict(self, customer_id: str, record: dict[str, Any], text: str | None) -> None:
+        """A verdict on a candidate decision (its decision-log record) and the guardrail's words.
+        Decisions sent are kept by ``add_decision``; the others are kept as *withheld*."""
+        if record["status"] != "sent":
+            self._add("withheld", customer_id, {**record, "verdict_text": text})
+
+    def add_event(self, customer_id: str, family: str, event: dict[str, Any]) -> None:
+        """A customer event stepped, for the customer's timeline."""
+        self._add("events", customer_id, event_summary(family, event))
+
+    def _add(self, name: str, customer_id: str, entry: dict[str, Any]) -> None:
+        lists = self._recent[name]
+        waiting = lists.get(customer_id)
         if waiting is None:
-            waiting = self._decisions[customer_id] = deque(maxlen=RECENT_DECISIONS)
-        waiting.append(orjson.dumps(record))
+            waiting = lists[customer_id] = deque(maxlen=RECENT[name])
+        waiting.append(orjson.dumps(entry))
 
     def link(self, identifier_key: str, customer_id: str) -> None:
         self._identifiers[identifier_key] = customer_id
@@ -76,27 +107,29 @@ class ProfileServing:
 
     @property
     def pending(self) -> int:
-        return (len(self._profiles) + sum(map(len, self._decisions.values()))
-                + len(self._identifiers))
+        return (len(self._profiles) + len(self._identifiers) + sum(
+            len(blobs) for lists in self._recent.values() for blobs in lists.values()))
 
     async def flush(self) -> int:
         """Write everything pending in one round trip. Returns the number of profiles written."""
         if not self.pending:
             return 0
         profiles, self._profiles = self._profiles, {}
-        decisions, self._decisions = self._decisions, {}
+        recent, self._recent = self._recent, {name: {} for name in RECENT}
         identifiers, self._identifiers = self._identifiers, {}
         pipe = self.client.pipeline(transaction=False)
         for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
             if n % SERIALISED_PER_SLICE == 0:
                 await asyncio.sleep(0)  # the stages run between slices of serialisation
             if profile is None:
-                pipe.delete(self.keys.profile(customer_id), self.keys.decisions(customer_id))
+                pipe.delete(*self.keys.customer(customer_id))
             else:
                 pipe.set(self.keys.profile(customer_id), snapshot_json(profile))
-        for customer_id, blobs in decisions.items():
-            pipe.lpush(self.keys.decisions(customer_id), *blobs)  # the newest ends at the head
-            pipe.ltrim(self.keys.decisions(customer_id), 0, RECENT_DECISIONS - 1)
+        for name, lists in recent.items():
+            for customer_id, blobs in lists.items():
+                key = self.keys.recent(name, customer_id)
+                pipe.lpush(key, *blobs)  # the newest ends at the head
+                pipe.ltrim(key, 0, RECENT[name] - 1)
         for key, linked in identifiers.items():
             if linked is None:
                 pipe.delete(self.keys.identifier(key))
@@ -108,29 +141,57 @@ class ProfileServing:
             # Put it back: the next flush retries, nothing is lost while Redis is away.
             for customer_id, profile in profiles.items():
                 self._profiles.setdefault(customer_id, profile)
-            for customer_id, blobs in decisions.items():
-                if self._profiles.get(customer_id, True) is None:
-                    continue  # erased since
-                newer = self._decisions.get(customer_id, ())
-                self._decisions[customer_id] = deque([*blobs, *newer], maxlen=RECENT_DECISIONS)
+            for name, lists in recent.items():
+                for customer_id, blobs in lists.items():
+                    if self._profiles.get(customer_id, True) is None:
+                        continue  # erased since
+                    newer = self._recent[name].get(customer_id, ())
+                    self._recent[name][customer_id] = deque([*blobs, *newer],
+                                                            maxlen=RECENT[name])
             for key, linked in identifiers.items():
                 self._identifiers.setdefault(key, linked)
             raise
         return len(profiles)
 
-    async def customer(self, ref: str) -> dict[str, Any] | None:
-        """A customer's served view by canonical id or by identifier key (``email:...``)."""
-        customer_id = ref
-        if ":" in ref:
-            found = await self.client.get(self.keys.identifier(ref))
-            if found is None:
-                return None
-            customer_id = found.decode() if isinstance(found, bytes) else str(found)
-        blob = await self.client.get(self.keys.profile(customer_id))
+    async def find(self, reference: str) -> str | None:
+        """The canonical id a reference names, if Redis knows it: ``kind:value`` names one
+        identifier; a bare value is a canonical id (``nb-...``) with a served profile or an
+        identifier of any kind, strongest kind first. Identifiers are normalised as the router
+        normalises the ones it links (``identity.graph.reference_keys``)."""
+        reference = reference.strip()
+        keys = reference_keys(reference)
+        named = reference.partition(":")[0] in IDENTIFIER_KINDS
+        if not reference or (named and not keys):
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        if not named:
+            pipe.exists(self.keys.profile(reference))
+        for key in keys:
+            pipe.get(self.keys.identifier(key))
+        answers = await pipe.execute()
+        if not named and answers.pop(0):
+            return reference
+        for found in answers:
+            if found is not None:
+                return found.decode() if isinstance(found, bytes) else str(found)
+        return None
+
+    async def customer(self, reference: str) -> dict[str, Any] | None:
+        """A customer's served view by canonical id or identifier (see ``find``): the profile
+        snapshot with its scores, and the recent decisions sent, decisions withheld and events,
+        newest first."""
+        customer_id = await self.find(reference)
+        if customer_id is None:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.keys.profile(customer_id))
+        for name, keep in RECENT.items():
+            pipe.lrange(self.keys.recent(name, customer_id), 0, keep - 1)
+        blob, *lists = await pipe.execute()
         if blob is None:
             return None
-        recent = await self.client.lrange(self.keys.decisions(customer_id), 0, RECENT_DECISIONS)
         view: dict[str, Any] = orjson.loads(blob)
         view["customer_id"] = customer_id
-        view["recent_decisions"] = [orjson.loads(d) for d in recent]
+        for name, blobs in zip(RECENT, lists, strict=True):
+            view[f"recent_{name}"] = [orjson.loads(b) for b in blobs]
         return view

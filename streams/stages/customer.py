@@ -154,6 +154,7 @@ class CustomerStage(Stage):
         if stepped is not None:
             if message["f"] == "support":
                 self.count_support(stepped.profile, event)
+            self.pipeline.serving.add_event(stepped.profile.customer_id, message["f"], event)
             await self.publish(part, partition, stepped, message.get("t0"))
         # Wake whoever is due by now (also those this very step scheduled in the past).
         await self.publish_all(part, partition, customers.advance(int(event["event_time"])),
@@ -226,6 +227,7 @@ class CustomerStage(Stage):
                                         suppressed_by=entry.rule)
             outbox.add(settings.decision_log_topic, partition, decision.customer_id.encode(),
                        codec.encode_decision(record))
+            pipeline.serving.add_verdict(decision.customer_id, record, entry.text)
         for outcome in result.outcomes:
             metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
                                     "yes" if outcome.converted else "no").inc()

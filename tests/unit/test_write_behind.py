@@ -67,7 +67,8 @@ def test_an_erased_customers_waiting_decisions_are_not_written_after_the_erasure
     serving.add_decision("c2", decision(2))
     serving.drop_profile("c1")
     asyncio.run(serving.flush())
-    assert ("delete", "t:profile:c1", "t:decisions:c1") in redis.executed
+    assert ("delete", "t:profile:c1", "t:decisions:c1", "t:withheld:c1",
+            "t:events:c1") in redis.executed
     assert [c[1] for c in redis.executed if c[0] == "lpush"] == ["t:decisions:c2"]
 
 

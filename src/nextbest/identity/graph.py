@@ -57,6 +57,29 @@ def identifier_keys(ref: dict[str, Any] | None) -> list[str]:
     return keys
 
 
+def reference_keys(reference: str) -> list[str]:
+    """The identifier keys a reference typed by a person or a client may stand for, normalised
+    as the router normalises the identifiers it links.
+
+    ``kind:value`` names one key; a bare value may be any kind, strongest first (kinds it
+    cannot be, like a phone number without digits, are left out).
+
+    >>> reference_keys("email:Lisa@Example.COM ")
+    ['email:lisa@example.com']
+    >>> reference_keys("phone:+49 (170) 123-4567")
+    ['phone:+491701234567']
+    >>> [key.partition(":")[0] for key in reference_keys("Lisa@Example.com")]
+    ['customer_id', 'loyalty_id', 'email', 'pos_id', 'device_id']
+    >>> reference_keys("email:Lisa@Example.com")[0] == reference_keys("Lisa@Example.com")[2]
+    True
+    """
+    kind, sep, value = reference.partition(":")
+    if sep and kind in IDENTIFIER_KINDS:
+        normalised = normalise(kind, value)
+        return [f"{kind}:{normalised}"] if normalised else []
+    return identifier_keys(dict.fromkeys(IDENTIFIER_KINDS, reference))
+
+
 def new_customer_id(first_key: str) -> str:
     return "nb-" + hashlib.blake2b(first_key.encode(), digest_size=8).hexdigest()
 

@@ -60,3 +60,37 @@ def snapshot_json(profile: CustomerProfile) -> bytes:
     served = {name: getattr(profile, name) for name in SERVED}
     return orjson.dumps({"profile": served, "scores": {
         **scores(profile, profile.last_seen), **profile.scores, "sentiment": profile.sentiment}})
+
+
+EVENT_FIELDS = ("action", "kind", "item_id", "category", "price", "order_id", "total",
+                "currency", "channel", "return_reason", "decision_id", "conversation_id",
+                "author", "refund_requested", "review_id", "rating", "source",
+                "consent_channel")
+"""What a served event keeps: what happened and to what, never the customer reference."""
+EVENT_TEXT_CHARS = 160
+
+
+def event_summary(family: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A customer event as the read model serves it on the customer's timeline: the facts of
+    what happened, an order's categories and the first characters of a text.
+
+    >>> served = event_summary("review", {"event_id": "e1", "event_time": 5, "rating": 2,
+    ...                                   "customer": {"email": "x"}, "text": "Too small"})
+    >>> served["time"], served["rating"], served["text"], "customer" in served
+    (5, 2, 'Too small', False)
+    """
+    summary: dict[str, Any] = {"family": family, "event_id": event["event_id"],
+                               "time": int(event["event_time"])}
+    for name in EVENT_FIELDS:
+        value = event.get(name)
+        if value is not None:
+            summary[name] = value
+    lines = event.get("lines")
+    if lines:
+        summary["categories"] = list(dict.fromkeys(
+            line["category"] for line in lines if line.get("category")))
+        summary["items"] = sum(int(line.get("quantity") or 1) for line in lines)
+    text = event.get("text")
+    if text:
+        summary["text"] = text[:EVENT_TEXT_CHARS] + ("…" if len(text) > EVENT_TEXT_CHARS else "")
+    return summary
