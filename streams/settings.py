@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nextbest.decisions.policies import DECISION_TYPES
@@ -34,6 +34,11 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = Path("var/worker")
     web_port: int = 6066
     web_host: str = "127.0.0.1"
+    api_token: SecretStr | None = None
+    """Bearer token for the endpoints that serve customer data (``/customers/...``, the
+    customer-360 page ``/360``, ``/digest``). Without one they answer only while the worker
+    listens on a loopback address (``streams/access.py``); ``/metrics``, ``/models`` and
+    ``/health/*`` are always open."""
 
     wall_clock_ticks: bool = True
     """Advance every partition's clock with the wall clock too (live). Off for replays, where
@@ -71,6 +76,14 @@ class WorkerSettings(BaseSettings):
     model_checkpoint_seconds: float = 30.0
     """How often the worker writes its models' checkpoint to Kafka (streams/checkpoints.py).
     A crash loses at most this much learning; a replacement worker starts from the last one."""
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        """``NEXTBEST_API_TOKEN=`` (as docker-compose passes an unset variable) is no token."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value if value is None or str(value).strip() else None
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

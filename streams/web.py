@@ -1,5 +1,5 @@
-"""The worker's HTTP endpoints: a customer's served view, the models, the digest, health,
-/metrics."""
+"""The worker's HTTP endpoints: a customer's served view and the customer-360 page, the models,
+the digest, health, /metrics. What serves customer data passes the gate (``streams/access.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nextbest.models.sentiment.digest import week_of
+from nextbest.streams import customer360
+from nextbest.streams.access import Access, CustomerDataGate, denied_json
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
@@ -20,12 +22,18 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
 
 
-def application(pipeline: Pipeline) -> web.Application:
+def application(pipeline: Pipeline, gate: CustomerDataGate | None = None) -> web.Application:
+    """The worker's endpoints; without a ``gate`` no customer data is served to anybody."""
+    gate = gate or CustomerDataGate.refusing()
     routes = web.RouteTableDef()
 
     @routes.get("/customers/{ref}")
     async def customer_view(request: web.Request) -> web.Response:
-        """Profile, scores and recent decisions, by canonical id or ``kind:value`` identifier."""
+        """Profile, scores, recent decisions (sent and withheld) and events, by canonical id or
+        identifier (``kind:value`` or a bare value), normalised as the router links them."""
+        access = gate.check(request)
+        if access is not Access.ALLOWED:
+            return denied_json(access)
         view = await pipeline.serving.customer(request.match_info["ref"])
         if view is None:
             return json_response({"error": "unknown customer"}, status=404)
@@ -39,7 +47,11 @@ def application(pipeline: Pipeline) -> web.Application:
     @routes.get("/digest")
     async def digest(request: web.Request) -> web.Response:
         """The sentiment digest of a week (``?week=2026-W47``; default: the week of the newest
-        event), published or not - every worker learns every text, so any worker answers."""
+        event), published or not - every worker learns every text, so any worker answers.
+        Its examples are customers' own words: it is behind the gate."""
+        access = gate.check(request)
+        if access is not Access.ALLOWED:
+            return denied_json(access)
         models = pipeline.engine.models
         week = request.query.get("week") or week_of(models.watermark)
         return json_response(models.digest.digest(week))
@@ -59,6 +71,7 @@ def application(pipeline: Pipeline) -> web.Application:
         body = generate_latest(pipeline.registry)
         return web.Response(body=body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    customer360.add_routes(routes, pipeline, gate)
     app = web.Application()
     app.add_routes(routes)
     return app

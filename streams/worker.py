@@ -17,6 +17,7 @@ import signal
 from aiohttp import web as aioweb
 
 from nextbest.models.suite import ModelSuite
+from nextbest.streams.access import CustomerDataGate
 from nextbest.streams.admin import ensure_topics
 from nextbest.streams.checkpoints import load_checkpoint
 from nextbest.streams.pipeline import Pipeline, create_pipeline
@@ -64,7 +65,9 @@ async def serve(settings: WorkerSettings) -> int:
     customers.lessons = lessons
     router = Router(pipeline, replica)
     stages = [writer, customers, router]
-    runner = aioweb.AppRunner(application(pipeline), access_log=None)
+    gate = CustomerDataGate.for_settings(settings)
+    gate.announce()
+    runner = aioweb.AppRunner(application(pipeline, gate), access_log=None)
     await runner.setup()
     await aioweb.TCPSite(runner, settings.web_host, settings.web_port).start()
     for stage in stages:

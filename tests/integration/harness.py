@@ -156,9 +156,11 @@ class Harness:
         """The worker's served view of a customer, polled until ``until(view)`` holds."""
         deadline = time.monotonic() + timeout
         view: dict[str, Any] = {}
+        request = urllib.request.Request(f"{self.worker.url}/customers/{ref}",
+                                         headers=self.authorization())
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.worker.url}/customers/{ref}") as response:
+                with urllib.request.urlopen(request) as response:
                     view = orjson.loads(response.read())
                 if until(view):
                     return view
@@ -167,6 +169,11 @@ class Harness:
                     raise
             time.sleep(0.3)
         raise AssertionError(f"customer {ref} never satisfied the condition; last view: {view}")
+
+    def authorization(self) -> dict[str, str]:
+        """The header the worker's customer data endpoints need (none without a token)."""
+        token = self.settings.api_token
+        return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
 
     def models(self, *, until: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
                url: str | None = None) -> dict[str, Any]:

@@ -29,6 +29,9 @@ def free_port() -> int:
 
 def worker_env(settings: WorkerSettings) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("NEXTBEST_API_TOKEN", None)  # the settings' token or none, never one inherited
+    if settings.api_token is not None:
+        env["NEXTBEST_API_TOKEN"] = settings.api_token.get_secret_value()
     env.update({
         "NEXTBEST_KAFKA_BROKER": settings.kafka_broker,
         "NEXTBEST_REDIS_URL": settings.redis_url.get_secret_value(),
