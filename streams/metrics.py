@@ -14,8 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from nextbest.models.sentiment import TOPICS
+
 if TYPE_CHECKING:
     from nextbest.engine import Engine
+    from nextbest.models.suite import ModelSuite
 
 # Event -> decision latency in seconds. The target is p99 well under 200 ms, so buckets are
 # dense from 1 ms to 250 ms and sparse beyond, to still show how bad a bad tail is.
@@ -25,6 +28,8 @@ LATENCY_BUCKETS = (
 )
 # Per-event engine cost in seconds: tens of microseconds normally, a few ms is already bad.
 STEP_BUCKETS = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
+# One write-behind flush to Redis: a pipeline round trip, milliseconds normally.
+FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +45,14 @@ class WorkerMetrics:
     profiles_written: Counter
     verdicts: Counter
     outcomes: Counter
+    outcome_revenue: Counter
     support_conversations: Counter
     support_contacts: Counter
     erasures: Counter
     loop_lag: Histogram
+    redis_pending: Gauge
+    redis_flush_seconds: Histogram
+    redis_flush_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "nextbest") -> WorkerMetrics:
@@ -104,6 +113,12 @@ class WorkerMetrics:
                 "Closed attribution windows by arm and whether an order followed.",
                 ["decision_type", "arm", "converted"], registry=registry,
             ),
+            outcome_revenue=Counter(
+                f"{prefix}_decision_outcome_revenue",
+                "Revenue of the orders in closed attribution windows, by arm: revenue per "
+                "exposure = this / nextbest_decision_outcomes_total.",
+                ["decision_type", "arm"], registry=registry,
+            ),
             support_conversations=Counter(
                 f"{prefix}_support_conversations_resolved",
                 "Resolved support conversations: contained (no person needed) or escalated. "
@@ -117,12 +132,33 @@ class WorkerMetrics:
             erasures=Counter(
                 f"{prefix}_erasures", "Erasure requests carried out.", registry=registry,
             ),
+            redis_pending=Gauge(
+                f"{prefix}_redis_pending_writes",
+                "Profiles, decisions and identifiers waiting for the next write-behind flush "
+                "to Redis (set at each flush, before it runs: it grows while Redis is away).",
+                registry=registry,
+            ),
+            redis_flush_seconds=Histogram(
+                f"{prefix}_redis_flush_seconds", "Duration of a successful write-behind flush.",
+                buckets=FLUSH_BUCKETS, registry=registry,
+            ),
+            redis_flush_failures=Counter(
+                f"{prefix}_redis_flush_failures",
+                "Write-behind flushes that failed (Redis away); what they held is kept and "
+                "retried.", registry=registry,
+            ),
         )
 
 
 class ModelCollector(Collector):
     """The engine's models as seen at scrape time: prequential quality, drift alarms, per-event
-    cost and sentiment spikes. Read from the live suite, so a restored checkpoint shows at once."""
+    cost, what each model learnt, the offer bandit and sentiment spikes. Read from the live
+    suite, so a restored checkpoint shows at once.
+
+    Summing over workers: ``model_events``, ``sentiment_spikes`` and ``offer_picks`` count what
+    each worker did itself (sum them); every worker learns every worker's lessons, so
+    ``model_shared_events`` and ``model_learnt`` are the cluster's on each worker, and quality,
+    drift alarms and mean rewards belong to each worker's copy of the models (max or avg them)."""
 
     def __init__(self, engine: Engine, prefix: str = "nextbest") -> None:
         self.engine = engine
@@ -130,6 +166,17 @@ class ModelCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         models = self.engine.models
+        yield from self._learning(models)
+        yield from self._quality(models)
+        yield from self._offers(models)
+        spikes = CounterMetricFamily(
+            f"{self.prefix}_sentiment_spikes", "Negative-sentiment spikes detected, by topic "
+            "(counted by the worker whose event it was).", labels=["topic"])
+        for topic in (*TOPICS, *sorted(set(models.spike_alerts) - set(TOPICS))):
+            spikes.add_metric([topic], models.spike_alerts.get(topic, 0))
+        yield spikes
+
+    def _learning(self, models: ModelSuite) -> Iterator[Metric]:
         p = self.prefix
         learned = CounterMetricFamily(
             f"{p}_model_events", "Events stepped here that the models learnt from (summed over "
@@ -140,6 +187,17 @@ class ModelCollector(Collector):
             "models learnt from, through their lessons (each worker learns them all: do not "
             "sum).")
         shared.add_metric([], models.shared_events)
+        learnt = CounterMetricFamily(
+            f"{p}_model_learnt", "Examples each model has learnt: purchased lines and carts "
+            "(recommender), rated reviews (sentiment), resolved churn labels (churn). Every "
+            "worker learns every worker's: do not sum.", labels=["model"])
+        learnt.add_metric(["recommender"], models.recommender.learned)
+        learnt.add_metric(["sentiment"], models.sentiment.n_learned)
+        learnt.add_metric(["churn"], models.churn.classifier.learnt)
+        yield from (learned, shared, learnt)
+
+    def _quality(self, models: ModelSuite) -> Iterator[Metric]:
+        p = self.prefix
         quality = GaugeMetricFamily(
             f"{p}_model_prequential_quality",
             "Rolling predict-then-learn quality: recommender hit rate at 10, sentiment and "
@@ -155,9 +213,20 @@ class ModelCollector(Collector):
             drift.add_metric([name], tracker.drift_alarms)
         for name, meter in models.cost.items():
             cost.add_metric([name], meter.mean_us)
-        spikes = CounterMetricFamily(
-            f"{p}_sentiment_spikes", "Negative-sentiment spikes detected, by topic.",
-            labels=["topic"])
-        for topic, count in models.spike_alerts.items():
-            spikes.add_metric([topic], count)
-        yield from (learned, shared, quality, drift, cost, spikes)
+        yield from (quality, drift, cost)
+
+    def _offers(self, models: ModelSuite) -> Iterator[Metric]:
+        p = self.prefix
+        picks = CounterMetricFamily(
+            f"{p}_offer_picks", "Times the next-best-offer bandit chose each offer of the "
+            "catalogue here.", labels=["offer"])
+        reward = GaugeMetricFamily(
+            f"{p}_offer_mean_reward", "Mean reward of each offer's outcomes learnt so far "
+            "(offers with an outcome only).", labels=["offer"])
+        arms = models.offers.stats()
+        for offer in models.offers.offers:
+            arm = arms.get(offer.offer_id)
+            picks.add_metric([offer.offer_id], arm["pulls"] if arm else 0)
+            if arm and arm["outcomes"]:
+                reward.add_metric([offer.offer_id], arm["mean_reward"])
+        yield from (picks, reward)

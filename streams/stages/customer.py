@@ -231,6 +231,8 @@ class CustomerStage(Stage):
         for outcome in result.outcomes:
             metrics.outcomes.labels(outcome.decision_type, outcome.experiment_arm,
                                     "yes" if outcome.converted else "no").inc()
+            metrics.outcome_revenue.labels(outcome.decision_type, outcome.experiment_arm).inc(
+                max(0.0, outcome.revenue))
             outbox.add(settings.outcome_topic, partition, outcome.customer_id.encode(),
                        codec.encode("outcome", outcome.to_record()))
         pipeline.serving.put_profile(result.profile)

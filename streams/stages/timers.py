@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +80,18 @@ def timed_jobs(pipeline: Pipeline, stages: list[Stage],
     writer = CheckpointWriter(settings)
 
     async def redis_flush() -> None:
-        written = await pipeline.serving.flush()
-        pipeline.metrics.profiles_written.inc(written)
+        metrics, pending = pipeline.metrics, pipeline.serving.pending
+        metrics.redis_pending.set(pending)
+        if not pending:
+            return
+        started = time.perf_counter()
+        try:
+            written = await pipeline.serving.flush()
+        except Exception:
+            metrics.redis_flush_failures.inc()
+            raise
+        metrics.redis_flush_seconds.observe(time.perf_counter() - started)
+        metrics.profiles_written.inc(written)
 
     async def model_checkpoint() -> None:
         models = pipeline.engine.models
