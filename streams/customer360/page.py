@@ -186,4 +186,6 @@ def timeline_item(entry: Entry) -> str:
         parts.append('<div class="scores">' + esc(", ".join(
             f"{k.replace('_', ' ')} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
             for k, v in entry.scores.items())) + "</div>")
-    return f'<li class="{esc(entry.kind)}">{"".join(parts)}</li>'
+    marks = (f' data-decision="{esc(entry.decision_id)}" data-status="{esc(verdict.status)}"'
+             if entry.decision_id and verdict else "")
+    return f'<li class="{esc(entry.kind)}"{marks}>{"".join(parts)}</li>'

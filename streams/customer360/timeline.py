@@ -48,6 +48,7 @@ class Entry:
     scores: dict[str, Any] = field(default_factory=dict)
     cause: str | None = None
     """The title of the event that caused the decision, when it is on the timeline too."""
+    decision_id: str | None = None
 
 
 def timeline(view: dict[str, Any]) -> list[Entry]:
@@ -129,7 +130,7 @@ def decision_entry(record: dict[str, Any], cause: str | None = None) -> Entry:
         verdict=verdict_of(record),
         reasons=[r["text"] for r in record.get("reasons") or () if r.get("text")],
         scores={k: v for k, v in (record.get("scores") or {}).items() if v is not None},
-        cause=cause)
+        cause=cause, decision_id=record["decision_id"])
 
 
 def payload_of(record: dict[str, Any]) -> dict[str, Any]:
