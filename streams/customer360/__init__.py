@@ -74,7 +74,9 @@ def add_routes(routes: web.RouteTableDef, pipeline: Pipeline, gate: CustomerData
             return html(sign_in_page(local_path(next_path), failed=True), status=401)
         response = see_other(local_path(next_path))
         if gate.token is not None:
-            gate.open_session(response, secure=request.secure)
+            # Behind a TLS proxy the worker sees plain HTTP: the proxy's word marks it Secure.
+            secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
+            gate.open_session(response, secure=secure)
         return response
 
     async def find(query: str) -> web.StreamResponse:

@@ -108,12 +108,16 @@ async def test_a_browser_signs_in_with_the_token_in_the_address(client: Client) 
     cookie = signed.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/360" in cookie
     assert TOKEN not in cookie  # a keyed hash of the token, not the token
+    assert "Secure" not in cookie  # plain HTTP (behind a TLS proxy: below)
     page = await worker.get("/360/nb-lisa")  # the session cookie now comes along
     assert page.status == 200 and "lisa@example.com" in await page.text()
     # The cookie opens the page, not the JSON API (an API client sends the bearer token).
     value = signed.cookies[SESSION_COOKIE].value
     api = await worker.get("/customers/nb-lisa", cookies={SESSION_COOKIE: value})
     assert api.status == 401
+    proxied = await worker.get(f"/360?token={TOKEN}", allow_redirects=False,
+                               headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in proxied.headers["Set-Cookie"]
 
 
 async def test_the_sign_in_form_and_where_it_leads(client: Client) -> None:

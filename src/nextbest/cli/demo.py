@@ -38,8 +38,8 @@ def run_demo(args: argparse.Namespace) -> int:
         worker.start()
         print("worker starting (logs: var/demo/worker.log) ...")
         worker.ready()
-        print(f"worker ready: {worker.url}/metrics - publishing at {args.rate:g} messages/s, "
-              "Ctrl-C to stop\n")
+        print(f"worker ready: {worker.url}/metrics, customer pages {worker.url}/360 - "
+              f"publishing at {args.rate:g} messages/s, Ctrl-C to stop\n")
         asyncio.run(_traffic(settings, args, worker))
     except KeyboardInterrupt:
         pass
@@ -101,6 +101,22 @@ def _models_line(url: str) -> str:
             f"prequential quality {quality or '-'}")
 
 
+def customer_hint(worker: WorkerProcess, customer_id: str) -> str:
+    """How to look a customer up: their served view with curl, their page in a browser. With a
+    token set the hint names the variable, never the token.
+
+    >>> from nextbest.streams.settings import WorkerSettings
+    >>> local = WorkerSettings(web_host="127.0.0.1", web_port=6066, api_token=None)
+    >>> customer_hint(WorkerProcess(local, log_path=Path("w.log")), "nb-1")
+    'curl http://127.0.0.1:6066/customers/nb-1 or open http://127.0.0.1:6066/360/nb-1'
+    """
+    url = worker.url
+    if worker.settings.api_token is None:
+        return f"curl {url}/customers/{customer_id} or open {url}/360/{customer_id}"
+    return (f'curl -H "Authorization: Bearer $NEXTBEST_API_TOKEN" {url}/customers/{customer_id}'
+            f" or open {url}/360/{customer_id} (sign in with the token)")
+
+
 def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
                    worker: WorkerProcess) -> None:
     stats, seen = publisher.stats, watcher.observed
@@ -122,7 +138,7 @@ def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
         reasons = "; ".join(r["text"] for r in example["reasons"])
         print(f"    e.g. {example['decision_type']} for {example['customer_id']} via "
               f"{example['channel']}: {reasons}")
-        print(f"    look: curl {worker.url}/customers/{example['customer_id']}")
+        print(f"    look: {customer_hint(worker, example['customer_id'])}")
         payload = orjson.loads(example["payload"])
         print(f"    payload: {orjson.dumps(payload).decode()[:160]}")
     print(f"    models: {_models_line(worker.url)} (curl {worker.url}/models)")
