@@ -27,10 +27,10 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
 
 def test_the_redis_flush_job_reports_waiting_writes_failures_and_flush_time() -> None:
     registry, redis = CollectorRegistry(), FlakyRedis()
-    serving = ProfileServing(redis, RedisKeys("t"))  # type: ignore[arg-type]
+    serving = ProfileServing(redis, RedisKeys("t"))
     pipeline = SimpleNamespace(settings=WorkerSettings(), serving=serving,
                                metrics=WorkerMetrics.create(registry))
-    jobs = timed_jobs(pipeline, [])  # type: ignore[arg-type]
+    jobs = timed_jobs(pipeline, [])
     (flush,) = [job for _, job in jobs if job.__name__ == "redis_flush"]
     serving.put_profile(CustomerProfile("nb-1"))
     serving.add_decision("nb-1", {"decision_id": "d-1"})
