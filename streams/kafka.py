@@ -33,12 +33,22 @@ def _cheaper_futures() -> None:
 _cheaper_futures()
 
 
+DELIVERY_TIMEOUT_MS = 300_000
+"""How long the producer keeps retrying what it could not deliver (aiokafka's
+``request_timeout_ms``, which is also how long a batch may wait for a leader). A broker that is
+down for less than this costs a stall, not a crash: the worker cannot fetch meanwhile, so what
+waits is bounded by what it had fetched, and it all goes out once the broker is back. Past it
+the delivery fails, the checkpoint with it, and the worker exits to be restarted - nothing it
+had not committed is lost (aiokafka's default, 40 s, made a one-minute outage a crash)."""
+
+
 def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_broker,
         "linger_ms": settings.producer_linger_ms,
         "max_batch_size": 256 * 1024,
         "acks": 1,
+        "request_timeout_ms": DELIVERY_TIMEOUT_MS,
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Awaitable
 
 from aiohttp import web as aioweb
 
@@ -20,7 +21,9 @@ from nextbest.models.suite import ModelSuite
 from nextbest.streams.access import CustomerDataGate
 from nextbest.streams.admin import ensure_topics
 from nextbest.streams.checkpoints import load_checkpoint
+from nextbest.streams.logs import thin_repeated_lines
 from nextbest.streams.pipeline import Pipeline, create_pipeline
+from nextbest.streams.refill import refill
 from nextbest.streams.settings import WorkerSettings
 from nextbest.streams.stage import Stage
 from nextbest.streams.stages.catalog import CatalogReplica
@@ -33,13 +36,16 @@ from nextbest.streams.web import application
 
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_SECONDS = 8.0
+SHUTDOWN_SECONDS = 7.0
 """A stop checkpoints what was processed; past this (a broker that is down) the worker exits
 anyway - what it did not commit is processed again by the next one, nothing is lost."""
+CLOSE_SECONDS = 2.0
+"""Then the replicas' clients and the web server get this long to close."""
 
 
 def run_worker(settings: WorkerSettings | None = None, *, loglevel: str = "warning") -> int:
     logging.getLogger().setLevel(loglevel.upper())
+    thin_repeated_lines()
     import uvloop  # the event loop's own overhead is a large share of a worker's CPU per event
 
     return uvloop.run(serve(settings or WorkerSettings()))
@@ -85,7 +91,8 @@ async def serve(settings: WorkerSettings) -> int:
         ("lesson-replica", lessons.run()),
         ("identity-answers", router.answers()), ("loop-lag", watch_loop_lag(pipeline)),
         *((f"timer-{job.__name__}", every(seconds, job))
-          for seconds, job in timed_jobs(pipeline, stages, lessons)),
+          for seconds, job in timed_jobs(pipeline, stages, lessons,
+                                         lambda: refill(pipeline, customers, replica))),
     )]
     stop = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait([stop, *loops, *helpers], return_when=asyncio.FIRST_COMPLETED)
@@ -98,11 +105,18 @@ async def serve(settings: WorkerSettings) -> int:
         logger.error("worker stopped without a clean checkpoint: %r", exc)
     for task in (*loops, *helpers):
         task.cancel()
-    await replica.stop()
-    await catalog.stop()
-    await lessons.stop()
-    await runner.cleanup()
+    for closing in (replica.stop(), catalog.stop(), lessons.stop(), runner.cleanup()):
+        await close_quietly(closing)
     return 1 if failed else 0
+
+
+async def close_quietly(closing: Awaitable[None]) -> None:
+    """Close a client on the way out, within ``CLOSE_SECONDS``: one that cannot reach the
+    broker gives up (its tasks cancelled mid-retry) instead of holding the exit."""
+    try:
+        await asyncio.wait_for(closing, CLOSE_SECONDS)
+    except (asyncio.CancelledError, Exception) as exc:
+        logger.warning("a client did not close cleanly: %r", exc)
 
 
 async def shutdown(pipeline: Pipeline, stages: list[Stage], loops: list[asyncio.Task[None]],
