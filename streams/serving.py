@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from typing import Any
 
@@ -49,6 +50,10 @@ class RedisKeys:
     def identifier(self, key: str) -> str:
         return f"{self.prefix}:id:{key}"
 
+    def epoch(self) -> str:
+        """What Redis holds as long as it holds the served views (see ``ProfileServing.flush``)."""
+        return f"{self.prefix}:served-epoch"
+
     def customer(self, customer_id: str) -> list[str]:
         """Every key of one customer's served view (erasure deletes them all)."""
         return [self.profile(customer_id), *(self.recent(n, customer_id) for n in RECENT)]
@@ -63,6 +68,11 @@ class ProfileServing:
         """Per list and customer, the entries not yet written, oldest first: no more than Redis
         keeps, so what waits while Redis is away stays bounded by customers."""
         self._identifiers: dict[str, str | None] = {}
+        self._epoch: bytes | None = None
+        self.forgotten = False
+        """Set by a flush that found Redis without the views written before (restarted
+        without its data, flushed, failed over to an empty replica): whoever owns the profiles
+        must put them all again (``streams/refill.py``), then clear it."""
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "nextbest") -> ProfileServing:
@@ -118,6 +128,11 @@ class ProfileServing:
         recent, self._recent = self._recent, {name: {} for name in RECENT}
         identifiers, self._identifiers = self._identifiers, {}
         pipe = self.client.pipeline(transaction=False)
+        # An epoch marks a Redis that holds the views: created by the first flush to find it
+        # missing, remembered by every worker. Created by this flush, or not the one this
+        # worker knew: Redis lost what was written before.
+        pipe.set(self.keys.epoch(), uuid.uuid4().hex, nx=True)
+        pipe.get(self.keys.epoch())
         for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
             if n % SERIALISED_PER_SLICE == 0:
                 await asyncio.sleep(0)  # the stages run between slices of serialisation
@@ -136,7 +151,7 @@ class ProfileServing:
             else:
                 pipe.set(self.keys.identifier(key), linked)
         try:
-            await pipe.execute()
+            created, epoch, *_ = await pipe.execute()
         except Exception:
             # Put it back: the next flush retries, nothing is lost while Redis is away.
             for customer_id, profile in profiles.items():
@@ -151,6 +166,9 @@ class ProfileServing:
             for key, linked in identifiers.items():
                 self._identifiers.setdefault(key, linked)
             raise
+        if created or (self._epoch is not None and epoch != self._epoch):
+            self.forgotten = True
+        self._epoch = epoch
         return len(profiles)
 
     async def find(self, reference: str) -> str | None:

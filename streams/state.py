@@ -65,6 +65,13 @@ class PartitionProfiles:
         self._blobs.pop(customer_id, None)
         self._dirty.add(customer_id)
 
+    def every(self) -> Iterator[CustomerProfile]:
+        """Every profile of the partition; the cold ones read without warming them."""
+        yield from self._hot.values()
+        for customer_id, blob in self._blobs.items():
+            if customer_id not in self._hot:
+                yield CustomerProfile.from_dict(orjson.loads(blob))
+
     def wake_times(self) -> Iterator[tuple[str, int]]:
         for customer_id, profile in self._hot.items():
             if profile.due:

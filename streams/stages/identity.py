@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -112,6 +113,12 @@ class GraphReplica:
     def lookup(self, key: str) -> str | None:
         found = self.store.get(_ID + key)
         return None if found is None else str(found)
+
+    def identifiers(self) -> Iterator[tuple[str, str]]:
+        """Every identifier key and the customer it belongs to."""
+        for name, customer_id in self.store.items():
+            if name.startswith(_ID):
+                yield name[len(_ID):], str(customer_id)
 
     def has_reached(self, offsets: dict[str, int]) -> bool:
         return all(self.positions.get(int(p), 0) >= o for p, o in offsets.items())

@@ -74,8 +74,10 @@ Job = tuple[float, Callable[[], Awaitable[None]]]
 
 
 def timed_jobs(pipeline: Pipeline, stages: list[Stage],
-               lessons: LessonReplica | None = None) -> list[Job]:
-    """The timed jobs: (interval in seconds, job), each to run with :func:`every`."""
+               lessons: LessonReplica | None = None,
+               refill: Callable[[], int] | None = None) -> list[Job]:
+    """The timed jobs: (interval in seconds, job), each to run with :func:`every`.
+    ``refill``: queues the owned views again once a flush found that Redis lost them."""
     settings = pipeline.settings
     writer = CheckpointWriter(settings)
 
@@ -92,6 +94,8 @@ def timed_jobs(pipeline: Pipeline, stages: list[Stage],
             raise
         metrics.redis_flush_seconds.observe(time.perf_counter() - started)
         metrics.profiles_written.inc(written)
+        if pipeline.serving.forgotten and refill is not None:
+            refill()  # written by the next flush
 
     async def model_checkpoint() -> None:
         models = pipeline.engine.models

@@ -20,18 +20,28 @@ class Pipeline:
         self.commands: list[tuple[Any, ...]] = []
 
     def __getattr__(self, command: str) -> Any:
-        return lambda *args: self.commands.append((command, *args))
+        return lambda *args, **options: self.commands.append((command, *args))
 
-    async def execute(self) -> None:
+    async def execute(self) -> list[Any]:
         if self.redis.down:
             raise ConnectionError("Redis is away")
         self.redis.executed.extend(self.commands)
+        results: list[Any] = []
+        for command, *args in self.commands:  # strings only, and SET always as NX
+            if command == "set":
+                created = args[0] not in self.redis.strings
+                self.redis.strings.setdefault(args[0], args[1])
+                results.append(created or None)
+            else:
+                results.append(self.redis.strings.get(args[0]) if command == "get" else None)
+        return results
 
 
 class FlakyRedis:
     def __init__(self) -> None:
         self.down = False
         self.executed: list[tuple[Any, ...]] = []
+        self.strings: dict[str, Any] = {}
 
     def pipeline(self, transaction: bool = False) -> Pipeline:
         return Pipeline(self)
@@ -98,3 +108,31 @@ def test_a_failing_job_backs_off_and_says_so_once_per_retry(
     assert len(messages) == 8
     assert messages[0].startswith("redis_flush failed (1 in a row), retrying in 1.0s")
     assert messages[-1] == "redis_flush works again after 7 failures"
+
+
+def test_a_redis_that_lost_the_views_is_noticed_at_the_next_flush() -> None:
+    redis = FlakyRedis()
+    serving = ProfileServing(redis, RedisKeys("t"))  # type: ignore[arg-type]
+    redis.strings["t:served-epoch"] = "e0"  # views written before this worker started
+    serving.add_decision("c1", decision(1))
+    asyncio.run(serving.flush())
+    assert not serving.forgotten
+    serving.add_decision("c1", decision(2))
+    asyncio.run(serving.flush())
+    assert not serving.forgotten
+    redis.strings.clear()  # restarted without its data
+    serving.add_decision("c1", decision(3))
+    asyncio.run(serving.flush())
+    assert serving.forgotten
+
+
+def test_another_workers_new_epoch_means_the_views_were_lost_too() -> None:
+    redis = FlakyRedis()
+    serving = ProfileServing(redis, RedisKeys("t"))  # type: ignore[arg-type]
+    serving.add_decision("c1", decision(1))
+    asyncio.run(serving.flush())
+    serving.forgotten = False  # the first ever flush: nothing to refill
+    redis.strings["t:served-epoch"] = "another"  # lost, and another worker noticed first
+    serving.add_decision("c1", decision(2))
+    asyncio.run(serving.flush())
+    assert serving.forgotten
