@@ -333,6 +333,24 @@ def test_a_redeemed_offer_teaches_the_bandit_when_its_window_closes() -> None:
     assert after["mean_reward"] == 1.0
 
 
+def test_a_clicked_offer_teaches_the_bandit_a_take_up_and_an_ignored_one_none() -> None:
+    engine = Engine(policy_settings())
+    tallies = engine.models.offers.bandit.tallies
+    for cid, clicks in (("nb-click", True), ("nb-ignore", False)):
+        profile = engine.step(None, cid, "purchase", order(0, f"{cid}-o1", total=80.0)).profile
+        profile, results = browse(engine, profile, cid, DAY, engine.settings.offer_after_views)
+        (decision,) = offers_in(results)
+        if clicks:
+            clicked = {**click(2 * DAY, "offer_clicked"), "decision_id": decision.decision_id}
+            profile = engine.step(profile, cid, "clickstream", clicked).profile
+        rewards = sum(t.reward_sum for t in tallies.values())
+        closed = engine.wake(profile, decision.decided_at + engine.settings.attribution_window_ms)
+        (outcome,) = [o for o in closed.outcomes if o.decision_id == decision.decision_id]
+        assert (outcome.clicked, outcome.redeemed) == (clicks, False)
+        assert sum(t.reward_sum for t in tallies.values()) - rewards == (1.0 if clicks else 0.0)
+    assert total_outcomes(engine) == 2
+
+
 def test_a_held_out_offer_teaches_the_bandit_nothing() -> None:
     engine = Engine(policy_settings(holdout_share=1.0))
     profile = engine.step(None, "nb-held", "purchase", order(0, "o1", total=80.0)).profile

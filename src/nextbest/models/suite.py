@@ -345,12 +345,15 @@ class ModelSuite:
     def learn_outcome(self, outcome: Outcome) -> None:
         """A closed attribution window: the reward of the offer that was made, if any.
 
-        Only sent offers teach the bandit (a control customer never saw one); the reward is a
-        redemption (an order carrying the decision id)."""
+        Only sent offers teach the bandit (a control customer never saw one); the reward is 1
+        when the customer took the offer up, by clicking it or by an order carrying the decision
+        id. Orders alone come too rarely to tell offers apart within months; a click is the
+        earliest sign that the offer suited the customer."""
         if outcome.sent and outcome.offer_id and outcome.context:
+            taken_up = outcome.redeemed or outcome.clicked
             self._learn_and_share({"k": "outcome", "t": self.watermark,
                                    "context": dict(outcome.context), "offer": outcome.offer_id,
-                                   "reward": 1.0 if outcome.redeemed else 0.0})
+                                   "reward": 1.0 if taken_up else 0.0})
 
     def forget(self, customer_id: str) -> None:
         """Erase one customer's per-user state from every model (every worker's, when

@@ -47,6 +47,8 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     for category, weight in a.category_affinity.items():
         s.category_affinity[category] = s.category_affinity.get(category, 0.0) + weight
     s.affinity_at = max(s.affinity_at, a.affinity_at)
+    for key, count in a.shopping_context.items():
+        s.shopping_context[key] = s.shopping_context.get(key, 0) + count
     s.email_opens += a.email_opens
     s.email_clicks += a.email_clicks
     s.messages_sent += a.messages_sent

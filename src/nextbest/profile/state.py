@@ -89,6 +89,9 @@ class CustomerProfile:
     views_since_order: int = 0
     """Product views since the last order (an interested, undecided customer)."""
     affinity_at: int = 0
+    shopping_context: dict[str, int] = field(default_factory=dict)
+    """Shopping events (views, searches, cart) seen per device kind and per channel, keyed
+    ``device:mobile``, ``channel:app`` and so on: where the customer shops."""
 
     email_opens: int = 0
     email_clicks: int = 0

@@ -21,6 +21,9 @@ from nextbest.profile.state import (
 
 AFFINITY_HALF_LIFE_MS = 30 * 86_400_000
 AFFINITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "order": 4.0, "review": 1.0}
+SHOPPING_ACTIONS = frozenset({"page_view", "product_view", "search", "add_to_cart",
+                              "remove_from_cart", "checkout_started"})
+"""Actions that show where the customer shops (a message opened on a phone does not)."""
 IDENTIFIER_KINDS = ("customer_id", "email", "phone", "device_id", "loyalty_id", "pos_id")
 MAX_IDENTIFIERS_PER_KIND = 5
 
@@ -91,6 +94,13 @@ def _clickstream(profile: CustomerProfile, event: dict[str, Any], now: int) -> N
     context = event.get("context") or {}
     if context.get("timezone") and not profile.timezone:
         profile.timezone = context["timezone"]
+    if context.get("country") and not profile.country:
+        profile.country = context["country"]
+    if action in SHOPPING_ACTIONS:
+        for name in ("device", "channel"):
+            if context.get(name):
+                key = f"{name}:{context[name]}"
+                profile.shopping_context[key] = profile.shopping_context.get(key, 0) + 1
 
 
 def _purchase(profile: CustomerProfile, event: dict[str, Any], now: int) -> None:

@@ -21,7 +21,7 @@ from nextbest.models.offers import (
 from nextbest.profile.merge import merge_profiles
 from nextbest.profile.state import CustomerProfile
 from nextbest.profile.update import apply_event
-from tests.events import DAY, order
+from tests.events import DAY, click, order
 
 OFFERS = (
     Offer("discount-10", "discount", "10% off", percent=10.0),
@@ -122,7 +122,7 @@ def test_never_offers_more_than_the_cap_and_none_when_nothing_fits() -> None:
             assert choice is None
             continue
         assert choice is not None and cost(choice.offer, basket) <= cap
-        bandit.learn(context, choice.offer.offer_id, float(rng.random() < 0.3))
+        bandit.learn(context, choice.offer, float(rng.random() < 0.3))
     assert bandit.choose(context, DEFAULT_OFFERS, max_cost=1.0, basket_value=50.0) is None
     assert bandit.choose(context, (), max_cost=100.0, basket_value=50.0) is None
 
@@ -165,12 +165,42 @@ def test_pickle_round_trip_gives_the_same_next_choices() -> None:
     assert restored.stats() == model.stats()
 
 
+def test_a_country_first_seen_late_is_learnt_and_a_retired_offer_forgotten() -> None:
+    rng = random.Random(4)
+    bandit = OfferBandit(seed=4)
+    shipping, points = OFFERS[2], OFFERS[4]
+    home = {"bias": 1.0, "mobile": 0.2}
+    for _ in range(300):  # at home the two offers do alike
+        choice = bandit.choose(home, (shipping, points), max_cost=50.0, basket_value=40.0)
+        assert choice is not None
+        bandit.learn(home, choice.offer, float(rng.random() < 0.3))
+    abroad = {**home, "country:US": 1.0}  # a column the bandit has never seen
+    for _ in range(300):
+        choice = bandit.choose(abroad, (shipping, points), max_cost=50.0, basket_value=40.0)
+        assert choice is not None
+        rate = 0.6 if choice.offer is shipping else 0.2
+        bandit.learn(abroad, choice.offer, float(rng.random() < rate))
+    assert bandit.expected_reward(abroad, shipping) > bandit.expected_reward(abroad, points) + 0.2
+    assert abs(bandit.expected_reward(home, shipping) - bandit.expected_reward(home, points)) < 0.1
+    picks = [bandit.choose(abroad, (shipping, points), max_cost=50.0, basket_value=40.0)
+             for _ in range(100)]
+    assert sum(c is not None and c.offer is shipping for c in picks) >= 90
+    learnt = bandit.expected_reward(abroad, shipping)
+    bandit.retain([points.offer_id])  # free shipping retired: its own column and counts go
+    assert "offer|free-shipping" not in bandit.columns and "free-shipping" not in bandit.stats()
+    assert len(bandit.mean) == len(bandit.columns) == len(bandit.covariance)
+    # What the kind taught stays: a new free-shipping offer starts from it.
+    express = Offer("free-express", "free_shipping", "Free express shipping", fixed_cost=6.0)
+    assert abs(bandit.expected_reward(abroad, express) - learnt) < 0.1
+
+
 def test_learn_rejects_rewards_outside_zero_to_one() -> None:
     bandit = OfferBandit()
+    upgrade = OFFERS[3]
     with pytest.raises(ValueError, match="reward"):
-        bandit.learn({"bias": 1.0}, "upgrade", 2.0)
+        bandit.learn({"bias": 1.0}, upgrade, 2.0)
     with pytest.raises(ValueError, match="reward"):
-        bandit.learn({"bias": 1.0}, "upgrade", float("nan"))
+        bandit.learn({"bias": 1.0}, upgrade, float("nan"))
 
 
 def test_offer_context_reads_the_profile() -> None:
@@ -184,6 +214,39 @@ def test_offer_context_reads_the_profile() -> None:
     assert context["overdue"] == 1.0 and context["order_value"] == 1.0
     assert context["churn_risk"] == 0.8 and context["value_tier"] == 1.0
     assert context["premium_interest"] == pytest.approx(0.98)
+
+
+def _seen(time: int, action: str, device: str, channel: str) -> dict[str, object]:
+    return {**click(time, action, item_id="dress-1"),
+            "context": {"device": device, "channel": channel, "country": "NL",
+                        "timezone": "Europe/Amsterdam", "session_id": None}}
+
+
+def test_profile_keeps_where_the_customer_shops_and_the_context_reads_it() -> None:
+    profile = CustomerProfile("nb-a")
+    apply_event(profile, "clickstream", _seen(DAY, "product_view", "mobile", "app"))
+    apply_event(profile, "clickstream", _seen(DAY, "add_to_cart", "mobile", "web"))
+    apply_event(profile, "clickstream", _seen(DAY, "page_view", "desktop", "web"))
+    # A message opened on a desktop is not where the customer shops.
+    apply_event(profile, "clickstream", _seen(DAY, "email_open", "desktop", "email"))
+    assert profile.shopping_context == {"device:mobile": 2, "channel:app": 1, "channel:web": 2,
+                                        "device:desktop": 1}
+    assert profile.country == "NL" and profile.timezone == "Europe/Amsterdam"
+    other = CustomerProfile("nb-b", shopping_context={"device:mobile": 1, "channel:app": 3})
+    merged = merge_profiles(profile, other)
+    assert merged.shopping_context["device:mobile"] == 3
+    assert merged.shopping_context["channel:app"] == 4
+    assert CustomerProfile.from_dict(merged.to_dict()).shopping_context == merged.shopping_context
+    apply_event(merged, "purchase", {**order(2 * DAY, "o1"), "discount_codes": ["SAVE10"]})
+    # 2 * DAY is midnight UTC: 01:00 in Amsterdam in winter, the night (no time of day).
+    context = offer_context(merged, 2 * DAY)
+    assert context["mobile"] == 0.75 and context["app"] == pytest.approx(4 / 6, abs=1e-6)
+    assert context["country:NL"] == 1.0 and context["discount_used"] == 1.0
+    assert context["recency"] == 0.0
+    assert context["morning"] == context["afternoon"] == context["evening"] == 0.0
+    later = offer_context(merged, 2 * DAY + 30 * DAY + 9 * 3_600_000)  # 10:00 in Amsterdam
+    assert later["morning"] == 1.0 and later["evening"] == 0.0
+    assert 0.55 < later["recency"] < 0.6  # 30 days on a log scale to a year
 
 
 def test_profile_counts_and_merges_discounted_orders() -> None:

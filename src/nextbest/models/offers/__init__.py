@@ -18,13 +18,14 @@ from nextbest.models.offers.catalogue import (
     cost,
     parse_offers,
 )
-from nextbest.models.offers.context import FEATURES, describe, offer_context
+from nextbest.models.offers.context import COUNTRY, FEATURES, describe, offer_context
 from nextbest.profile.state import CustomerProfile
 
 DEFAULT_BASKET = 50.0
 """Basket value (currency units) assumed for a customer with no orders and an empty cart."""
 
 __all__ = [
+    "COUNTRY",
     "DEFAULT_BASKET",
     "DEFAULT_OFFERS",
     "FEATURES",
@@ -123,9 +124,10 @@ class NextBestOffer:
     def learn(self, context: Mapping[str, float], offer_id: str, reward: float) -> bool:
         """The outcome of an offer made in ``context`` (the choice's ``context``): ``reward`` in
         [0, 1]. Returns False, learning nothing, for an offer no longer in the catalogue."""
-        if all(offer.offer_id != offer_id for offer in self.offers):
+        offer = next((o for o in self.offers if o.offer_id == offer_id), None)
+        if offer is None:
             return False
-        self.bandit.learn(context, offer_id, reward)
+        self.bandit.learn(context, offer, reward)
         return True
 
     def stats(self) -> dict[str, dict[str, Any]]:

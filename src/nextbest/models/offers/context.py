@@ -1,14 +1,20 @@
 """The customer's context for choosing an offer: a few features in [0, 1] read from the profile.
 
-Every feature is a plain number so the bandit stays linear and small; :func:`describe` puts a
-feature back into words for the reasons a decision carries.
+What the customer is like (orders, discount codes used, basket, value, churn risk), how long
+since they last bought, where they shop (the share of their shopping on a phone and in the app),
+the local time of day and their country. Every feature is a plain number so the bandit stays
+linear and small; the country is one feature per country (``country:DE``), the others are
+:data:`FEATURES`. :func:`describe` puts a feature back into words for the reasons a decision
+carries.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
+from nextbest.guardrails.localtime import zone
 from nextbest.profile.state import CustomerProfile
 
 DAY_MS = 86_400_000
@@ -21,7 +27,16 @@ FEATURES = (
     "churn_risk",
     "value_tier",
     "premium_interest",
+    "discount_used",
+    "recency",
+    "mobile",
+    "app",
+    "morning",
+    "afternoon",
+    "evening",
 )
+COUNTRY = "country:"
+"""Prefix of the one feature naming the customer's country (``country:DE``)."""
 ORDERS_FULL = 20
 """Orders at which the ``orders`` feature reaches 1 (it grows with the log of the count)."""
 OVERDUE_CAP = 3.0
@@ -35,16 +50,26 @@ first order does not make a customer look fully price sensitive."""
 ORDER_VALUE_BANDS = (25.0, 50.0, 100.0, 200.0)
 """Average order value bands (currency units); ``order_value`` is the band's rank in [0, 1]."""
 TIERS = {"low": 0.0, "middle": 0.5, "top": 1.0}
+RECENCY_FULL_DAYS = 365
+"""Days since the last order at which ``recency`` reaches 1 (it grows with the log)."""
+TIMES_OF_DAY = (("morning", 5, 12), ("afternoon", 12, 17), ("evening", 17, 24))
+"""Local hours [from, to) of each time of day; the night (0-5) sets none of them."""
 
 
-def offer_context(profile: CustomerProfile, now: int) -> dict[str, float]:
-    """The offer features of one customer at event time ``now`` (milliseconds).
+def offer_context(profile: CustomerProfile, now: int,
+                  default_timezone: str = "UTC") -> dict[str, float]:
+    """The offer features of one customer at event time ``now`` (milliseconds); the time of day
+    is the customer's (``default_timezone`` when their zone is unknown).
 
     >>> p = CustomerProfile("nb-1", orders=4, revenue=120.0, discounted_orders=3,
-    ...                     last_order_at=0, gap_count=3, gap_mean_ms=10 * DAY_MS)
-    >>> c = offer_context(p, 15 * DAY_MS)
-    >>> c["overdue"], c["discount_share"], c["order_value"]
-    (0.5, 0.64, 0.25)
+    ...                     last_order_at=0, gap_count=3, gap_mean_ms=10 * DAY_MS,
+    ...                     timezone="Europe/Berlin", country="DE",
+    ...                     shopping_context={"device:mobile": 3, "device:desktop": 1})
+    >>> c = offer_context(p, 15 * DAY_MS + 18 * 3_600_000)  # 19:00 in Berlin
+    >>> c["overdue"], c["discount_share"], c["order_value"], c["mobile"], c["evening"]
+    (0.525, 0.64, 0.25, 0.75, 1.0)
+    >>> c["country:DE"], c["discount_used"]
+    (1.0, 1.0)
     """
     orders = profile.orders
     share = (profile.discounted_orders + PRIOR_SHARE * PRIOR_ORDERS) / (orders + PRIOR_ORDERS)
@@ -55,7 +80,10 @@ def offer_context(profile: CustomerProfile, now: int) -> dict[str, float]:
         gap = profile.usual_gap_ms or DEFAULT_GAP_MS
         silence = max(0, now - profile.last_order_at)
         overdue = min(silence / gap, OVERDUE_CAP) / OVERDUE_CAP
-    return {
+    since_order = max(0, now - profile.last_order_at) if profile.last_order_at is not None else 0
+    hour = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(
+        zone(profile.timezone, default_timezone)).hour
+    context = {
         "bias": 1.0,
         "orders": min(1.0, math.log1p(orders) / math.log1p(ORDERS_FULL)),
         "overdue": round(overdue, 6),
@@ -65,7 +93,24 @@ def offer_context(profile: CustomerProfile, now: int) -> dict[str, float]:
         "value_tier": TIERS.get(str(profile.scores.get("value_tier")), 0.5),
         # Large baskets bought at full price: the customer an upgrade appeals to.
         "premium_interest": round((1.0 - share) * value, 6),
+        "discount_used": 1.0 if profile.discounted_orders > 0 else 0.0,
+        "recency": round(min(1.0, math.log1p(since_order / DAY_MS)
+                             / math.log1p(RECENCY_FULL_DAYS)), 6),
+        "mobile": shopping_share(profile, "device:mobile"),
+        "app": shopping_share(profile, "channel:app"),
+        **{name: 1.0 if start <= hour < end else 0.0 for name, start, end in TIMES_OF_DAY},
     }
+    if profile.country:
+        context[COUNTRY + profile.country.upper()] = 1.0
+    return context
+
+
+def shopping_share(profile: CustomerProfile, key: str) -> float:
+    """Share of the customer's shopping events seen with ``key`` (``device:mobile``) among
+    those that name the same kind of context (devices); 0 when none did."""
+    kind = key.split(":", 1)[0] + ":"
+    seen = sum(n for k, n in profile.shopping_context.items() if k.startswith(kind))
+    return round(profile.shopping_context.get(key, 0) / seen, 6) if seen else 0.0
 
 
 def _share(value: Any, *, default: float) -> float:
@@ -104,6 +149,19 @@ def describe(feature: str, value: float) -> str:
         return "buys large baskets at full price"
     if feature == "bias":
         return "how customers respond to this offer overall"
+    if feature == "discount_used":
+        return "has used a discount code"
+    if feature == "recency":
+        days = math.expm1(value * math.log1p(RECENCY_FULL_DAYS))
+        return f"last ordered {days:.0f} days ago"
+    if feature == "mobile":
+        return f"shops on a phone {value:.0%} of the time"
+    if feature == "app":
+        return f"shops in the app {value:.0%} of the time"
+    if feature in ("morning", "afternoon", "evening"):
+        return f"it is {feature} where the customer lives"
+    if feature.startswith(COUNTRY):
+        return f"lives in {feature[len(COUNTRY):]}"
     return f"{feature.replace('_', ' ')} {value:.2f}"
 
 
