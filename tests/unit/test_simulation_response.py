@@ -19,7 +19,14 @@ from nextbest.decisions.record import Decision
 from nextbest.simulation import MalformedMessage, Shop, SimEvent
 from nextbest.simulation.catalog import CATEGORY_NAMES
 from nextbest.simulation.customers import DAY_MS, Persona, build_personas
-from nextbest.simulation.response import MAX_PROBABILITY, response_probability
+from nextbest.simulation.offer_fit import offer_fit, phone_share
+from nextbest.simulation.response import (
+    CLICKS_PER_ORDER,
+    MAX_CLICK,
+    MAX_PROBABILITY,
+    response_probability,
+)
+from nextbest.simulation.world import HOUR_MS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 START_MS = 1_767_225_600_000
@@ -100,6 +107,34 @@ def test_the_offer_that_fits_the_customer_works_better(steady: Persona,
     else:
         assert p("upgrade") > p("discount")
     assert p("free_shipping") > p(None) > 0.0
+
+
+def test_where_and_when_the_customer_shops_changes_which_offer_fits(steady: Persona) -> None:
+    afternoon = START_MS + 14 * HOUR_MS  # 14:00 in London, 15:00 in Berlin
+    calm = replace(steady, price_sensitive=False, app_user=False, country="FR", offset_ms=0,
+                   devices=("Da01",))  # one desktop (the last hex digit tells the kind)
+
+    def best(persona: Persona, time_ms: int = afternoon) -> str:
+        return max(("discount", "free_shipping", "upgrade", "loyalty_reward"),
+                   key=lambda kind: offer_fit(persona, kind, time_ms))
+
+    assert phone_share(calm) == 0.0 and best(calm) == "upgrade"
+    on_the_phone = replace(calm, devices=("Da00", "Da03"))
+    assert phone_share(on_the_phone) == 1.0 and best(on_the_phone) == "free_shipping"
+    assert offer_fit(on_the_phone, "free_shipping", afternoon) == pytest.approx(
+        2.0 * offer_fit(calm, "free_shipping", afternoon))
+    app = replace(calm, app_user=True)
+    assert offer_fit(app, "loyalty_reward", afternoon) == pytest.approx(
+        1.5 * offer_fit(calm, "loyalty_reward", afternoon))
+    bargain = replace(calm, price_sensitive=True)
+    assert best(bargain) == "discount"
+    assert offer_fit(replace(bargain, country="DE"), "discount", afternoon) == pytest.approx(
+        1.4 * offer_fit(bargain, "discount", afternoon))
+    assert best(replace(calm, country="US", devices=("Da00", "Da01"))) == "free_shipping"
+    morning, evening = START_MS + 9 * HOUR_MS, START_MS + 19 * HOUR_MS
+    assert offer_fit(bargain, "discount", morning) > offer_fit(bargain, "discount", afternoon)
+    assert offer_fit(calm, "upgrade", evening) > offer_fit(calm, "upgrade", afternoon)
+    assert offer_fit(calm, "discount", evening) == offer_fit(calm, "discount", afternoon)
 
 
 def test_only_what_reaches_the_customer_can_cause_a_purchase(steady: Persona) -> None:
@@ -206,6 +241,25 @@ def test_response_orders_use_the_offer(winbacks: tuple[Shop, list[Message]]) -> 
             assert order["discount_codes"] == []
             assert order["total"] == pytest.approx(gross, abs=0.01)
             assert order["decision_id"] not in clicked_at
+
+
+def test_offers_are_clicked_three_times_as_often_as_they_cause_an_order(
+        winbacks: tuple[Shop, list[Message]]) -> None:
+    shop, messages = winbacks
+    offered = {d.decision_id: d for d in shop.deliveries() if d.offer_kind == "discount"}
+    clicked = {m.event["decision_id"] for m in messages
+               if is_reply(m) and m.event.get("action") == "offer_clicked"}
+    assert clicked <= set(offered)  # only a message with an offer has one to click
+    chances = [min(CLICKS_PER_ORDER * d.probability, MAX_CLICK) for d in offered.values()
+               if d.probability]
+    expected = sum(chances)
+    spread = math.sqrt(sum(c * (1.0 - c) for c in chances))
+    assert expected > 100.0
+    assert abs(len(clicked) - expected) < 3.0 * spread, (len(clicked), expected, spread)
+    assert {i for i, d in offered.items() if d.responded} < clicked  # every buyer clicked
+    opened = {m.event["decision_id"] for m in messages
+              if is_reply(m) and m.event.get("action") == "email_open"}
+    assert clicked <= opened
 
 
 def test_replies_are_valid_events_in_time_order(winbacks: tuple[Shop, list[Message]]) -> None:

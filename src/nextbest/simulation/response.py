@@ -23,6 +23,7 @@ import orjson
 
 from nextbest.simulation.catalog import CATEGORY_NAMES
 from nextbest.simulation.customers import DAY_MS, ENGAGEMENT_FADE_DAYS, Persona
+from nextbest.simulation.offer_fit import offer_fit
 from nextbest.simulation.records import Record, click, context, line, purchase, ref
 from nextbest.simulation.world import HOUR_MS, World
 
@@ -40,17 +41,8 @@ BASE_PROBABILITY: Mapping[str, float] = MappingProxyType({
     "review_request": 0.0,
     "thank_you": 0.0,
 })
-# (offer kind, price sensitive) -> multiplier: discounts move bargain hunters, upgrades the others.
-OFFER_FIT: Mapping[tuple[str, bool], float] = MappingProxyType({
-    ("discount", True): 2.0,
-    ("discount", False): 1.1,
-    ("upgrade", True): 0.8,
-    ("upgrade", False): 1.8,
-    ("free_shipping", True): 1.3,
-    ("free_shipping", False): 1.2,
-    ("loyalty_reward", True): 1.2,
-    ("loyalty_reward", False): 1.2,
-})
+CLICKS_PER_ORDER = 3.0  # a third of those who click an offer buy because of it
+MAX_CLICK = 0.9
 FAVOURITE_BONUS = 0.2  # per favourite category the message names (at most two count)
 DEFAULT_DISCOUNT_PERCENT = 10.0
 
@@ -82,7 +74,9 @@ def response_probability(persona: Persona, decision_type: str, *, offer_kind: st
 
     Only messages (``send_message``) and a win-back's personal outreach (``create_task``) reach
     the customer; work for agents never does. The chance grows with engagement, with an offer
-    that fits the customer and with the customer's favourite categories named in the message.
+    that fits the customer (:func:`~nextbest.simulation.offer_fit.offer_fit`: price
+    sensitivity, device, app, country, time of day) and with the customer's favourite
+    categories named in the message.
     """
     if action == "create_task":
         base = OUTREACH_PROBABILITY if decision_type == "winback" else 0.0
@@ -96,9 +90,16 @@ def response_probability(persona: Persona, decision_type: str, *, offer_kind: st
     if decision_type == "winback":
         p *= _winback_timing(persona, time_ms)
     if offer_kind is not None:
-        p *= OFFER_FIT.get((offer_kind, persona.price_sensitive), 1.0)
+        p *= offer_fit(persona, offer_kind, time_ms)
     p *= 1.0 + FAVOURITE_BONUS * _favourites_named(persona, categories)
     return min(max(p, 0.0), MAX_PROBABILITY)
+
+
+def _click_without_order(probability: float) -> float:
+    """The chance that a customer who does not buy still clicks the offer: clicks on an offer
+    come ``CLICKS_PER_ORDER`` times as often as the orders it causes (at most ``MAX_CLICK``)."""
+    clicks = min(CLICKS_PER_ORDER * probability, MAX_CLICK)
+    return max(0.0, (clicks - probability) / (1.0 - probability)) if probability < 1.0 else 0.0
 
 
 def _winback_timing(persona: Persona, time_ms: int) -> float:
@@ -171,9 +172,15 @@ class Inbox:
         opened_at: int | None = None
         if not outreach and channel in ("email", "push"):
             opened = rng.random() < persona.open_rate * persona.engagement(sent_at)
-            if opened or responded:  # whoever buys because of a message has opened it
+            # Interest in an offer goes with its fit: some who click it do not buy after all.
+            clicked = (offer is not None and not responded
+                       and rng.random() < _click_without_order(probability))
+            if opened or responded or clicked:  # whoever buys or clicks has opened it
                 opened_at = self._open(persona, rng, str(channel), sent_at, decision_id,
                                        offer is not None)
+            if clicked and opened_at is not None:
+                self._click(persona, str(channel), opened_at + int(rng.uniform(10.0, 300.0)
+                                                                    * 1000), decision_id)
         if not responded:
             return
         clicked_at = w.awake(persona, (opened_at or sent_at)
@@ -208,12 +215,17 @@ class Inbox:
                                                    response_at=None, response_revenue=0.0)
             return
         if has_offer:
-            who, ctx = _message_context(persona, channel)
-            clicked = click(f"ev-{w.tag}-{decision_id}-click", time_ms, who, "offer_clicked",
-                            ctx=ctx)
-            clicked["decision_id"] = decision_id
-            w.emit_reply(time_ms, persona.idx, "clickstream", clicked)
+            self._click(persona, channel, time_ms, decision_id)
         w.emit_reply(order["event_time"], persona.idx, "purchase", order)
+
+    def _click(self, persona: Persona, channel: str | None, time_ms: int,
+               decision_id: str) -> None:
+        """The customer clicks the offer in the message."""
+        who, ctx = _message_context(persona, channel)
+        clicked = click(f"ev-{self.world.tag}-{decision_id}-click", time_ms, who, "offer_clicked",
+                        ctx=ctx)
+        clicked["decision_id"] = decision_id
+        self.world.emit_reply(time_ms, persona.idx, "clickstream", clicked)
 
     def _open(self, persona: Persona, rng: random.Random, channel: str, sent_at: int,
               decision_id: str, has_offer: bool) -> int:

@@ -13,7 +13,8 @@ DEVICE_KINDS = ("mobile", "desktop", "tablet")
 DISCOUNT_CODES = ("SAVE10", "WELCOME10", "SPRING15")
 
 
-def _device_kind(device_id: str) -> str:
+def device_kind(device_id: str) -> str:
+    """The kind of a device (mobile, desktop, tablet), fixed by its id."""
     return DEVICE_KINDS[int(device_id[-1], 16) % 3]
 
 
@@ -50,7 +51,7 @@ def browse_visit(w: World, time_ms: int, persona: Persona | None) -> int:
         else:
             customer = ref(device_id=device)
     channel = "app" if persona is not None and persona.app_user and rng.random() < 0.5 else "web"
-    ctx = context(device=_device_kind(device), channel=channel, country=country, timezone=zone,
+    ctx = context(device=device_kind(device), channel=channel, country=country, timezone=zone,
                   session_id=w.new_id("S"))
     t = time_ms
     w.emit(t, owner, "clickstream", click(w.new_id("ev"), t, customer, "page_view", ctx=ctx,
@@ -108,7 +109,7 @@ def purchase_episode(w: World, persona: Persona, time_ms: int) -> None:
         return
     device = rng.choice(persona.devices)
     channel = "app" if persona.app_user and rng.random() < 0.6 else "web"
-    ctx = context(device=_device_kind(device), channel=channel, country=persona.country,
+    ctx = context(device=device_kind(device), channel=channel, country=persona.country,
                   timezone=persona.timezone, session_id=w.new_id("S"))
     customer = ref(device_id=device)
     if rng.random() < 0.5:
@@ -135,7 +136,7 @@ def _resume(w: World, persona: Persona, basket: list[tuple[int, int]], device: s
     if w.erased[persona.idx]:
         return
     t = w.awake(persona, time_ms)
-    ctx = context(device=_device_kind(device), channel=channel, country=persona.country,
+    ctx = context(device=device_kind(device), channel=channel, country=persona.country,
                   timezone=persona.timezone, session_id=w.new_id("S"))
     checkout(w, persona, t, basket, device, ctx)
 
