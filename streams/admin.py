@@ -14,6 +14,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from nextbest.streams import kafka
 from nextbest.streams.checkpoints import MAX_CHECKPOINT_BYTES
 from nextbest.streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 
@@ -58,7 +59,7 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
 
 async def ensure_topics(settings: WorkerSettings) -> list[str]:
     """Create the public topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_broker)
+    admin = AIOKafkaAdminClient(**kafka.connection(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

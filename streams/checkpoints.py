@@ -17,6 +17,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from nextbest.streams import kafka
 from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ TAIL = 32
 async def load_checkpoint(settings: WorkerSettings) -> bytes | None:
     """The newest checkpoint on the topic, or None when there is none yet."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_broker, group_id=None, enable_auto_commit=False,
+        **kafka.connection(settings), group_id=None, enable_auto_commit=False,
         fetch_max_bytes=MAX_CHECKPOINT_BYTES, max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
     )
     await consumer.start()
@@ -71,7 +72,7 @@ class CheckpointWriter:
     async def write(self, checkpoint: bytes) -> None:
         if self._producer is None:
             self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_broker,
+                **kafka.connection(self.settings),
                 max_request_size=MAX_CHECKPOINT_BYTES, acks="all",
             )
             await self._producer.start()

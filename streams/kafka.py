@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from nextbest.partitions import partition_of as partition_of  # keys as Kafka (and the core)
 from nextbest.streams.settings import WorkerSettings
@@ -42,9 +43,30 @@ the delivery fails, the checkpoint with it, and the worker exits to be restarted
 had not committed is lost (aiokafka's default, 40 s, made a one-minute outage a crash)."""
 
 
-def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:
+def connection(settings: WorkerSettings) -> dict[str, Any]:
+    """Where the cluster is and how to authenticate: the options every Kafka client of the
+    worker is made with (producers, consumers, admin). Secrets stay in the settings."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_broker,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else None)
+    return options
+
+
+def producer(settings: WorkerSettings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        **connection(settings),
         "linger_ms": settings.producer_linger_ms,
         "max_batch_size": 256 * 1024,
         "acks": 1,
@@ -64,7 +86,7 @@ def consumer(settings: WorkerSettings, *, group: str | None, quiet: bool = False
     are fetched again only when that fetch returns, so consumers of several busy partitions
     on the decision path keep the short wait."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_broker,
+        **connection(settings),
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",

@@ -50,7 +50,7 @@ class Repartitioned:
 
 
 async def repartition(settings: WorkerSettings, partitions: int) -> Repartitioned:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_broker)
+    admin = AIOKafkaAdminClient(**kafka.connection(settings))
     await admin.start()
     try:
         before = await partition_count(admin, settings.customer_topic)
@@ -90,7 +90,7 @@ async def check_stopped_and_drained(admin: AIOKafkaAdminClient,
                     "stop every worker first (a stopped static member stays until its "
                     "session times out)")
     committed = await admin.list_consumer_group_offsets(settings.group("customer"))
-    client = AIOKafkaConsumer(bootstrap_servers=settings.kafka_broker, group_id=None,
+    client = AIOKafkaConsumer(**kafka.connection(settings), group_id=None,
                               enable_auto_commit=False)
     await client.start()
     try:
@@ -109,7 +109,7 @@ async def check_stopped_and_drained(admin: AIOKafkaAdminClient,
 async def read_state(settings: WorkerSettings, partitions: int
                      ) -> dict[int, dict[str, bytes]]:
     """The customer-state changelog as it stands: partition -> key -> latest value."""
-    client = AIOKafkaConsumer(bootstrap_servers=settings.kafka_broker, group_id=None,
+    client = AIOKafkaConsumer(**kafka.connection(settings), group_id=None,
                               enable_auto_commit=False,
                               max_partition_fetch_bytes=16 * 1024 * 1024)
     await client.start()

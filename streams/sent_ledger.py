@@ -15,6 +15,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nextbest.codec import Codec
+from nextbest.streams import kafka
 from nextbest.streams.settings import DECISION_TYPES, WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ TAIL = 20_000
 
 async def recently_sent(settings: WorkerSettings, codec: Codec, partition: int) -> set[str]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_broker, enable_auto_commit=False, group_id=None
+        **kafka.connection(settings), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     try:

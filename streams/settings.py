@@ -7,6 +7,7 @@ names in docker-compose.yml and the local demo. Secrets are ``SecretStr`` and ne
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,17 @@ class WorkerSettings(BaseSettings):
 
     app_id: str = "nextbest"
     kafka_broker: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT")
+    """How every Kafka client of the worker talks to the cluster (``streams/kafka.py``)."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    """CA bundle that signed the brokers' certificates (system CAs when unset)."""
+    kafka_ssl_certfile: Path | None = None
+    """Client certificate and key, for brokers that authenticate clients by TLS."""
+    kafka_ssl_keyfile: Path | None = None
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     schema_registry_url: str | None = None
     """Use an external Confluent Schema Registry instead of the embedded one."""

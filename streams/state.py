@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nextbest.profile.state import CustomerProfile
 from nextbest.streams import kafka
+from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ class PartitionProfiles:
                     del self._hot[customer_id]
 
 
-async def restore(broker: str, tp: TopicPartition) -> PartitionProfiles:
+async def restore(settings: WorkerSettings, tp: TopicPartition) -> PartitionProfiles:
     """Read a changelog partition from its beginning to its end."""
-    client = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None,
+    client = AIOKafkaConsumer(**kafka.connection(settings), group_id=None,
                               enable_auto_commit=False,
                               max_partition_fetch_bytes=16 * 1024 * 1024)
     await client.start()

@@ -78,7 +78,7 @@ class CustomerStage(Stage):
     async def assigned(self, partitions: set[TopicPartition]) -> None:
         settings = self.settings
         for tp in sorted(partitions):
-            profiles = await restore(settings.kafka_broker,
+            profiles = await restore(settings,
                                      TopicPartition(settings.customer_state_topic, tp.partition))
             sent = await recently_sent(settings, self.pipeline.codec, tp.partition)
             budget = self.engine.models.budget

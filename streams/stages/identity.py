@@ -37,6 +37,7 @@ from nextbest.streams.stage import Batch, Stage
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
+    from nextbest.streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +65,10 @@ class RecordingStore(dict[str, Any]):
         return changes
 
 
-async def read_graph(broker: str, topic: str) -> dict[str, Any]:
+async def read_graph(settings: WorkerSettings, topic: str) -> dict[str, Any]:
     """The whole graph topic from its beginning to its end."""
-    client = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
+    client = AIOKafkaConsumer(**kafka.connection(settings), group_id=None,
+                              enable_auto_commit=False,
                               max_partition_fetch_bytes=16 * 1024 * 1024)
     await client.start()
     try:
@@ -177,7 +179,7 @@ class IdentityWriter(Stage):
             return
         settings = self.settings
         # Own copy, not the replica: the writer must see its own writes at once.
-        store = await read_graph(settings.kafka_broker, settings.identity_graph_topic)
+        store = await read_graph(settings, settings.identity_graph_topic)
         self.store = RecordingStore(store)
         self.graph = IdentityGraph(self.store)
         self.ready = True

@@ -44,7 +44,24 @@ def worker_env(settings: WorkerSettings) -> dict[str, str]:
         "NEXTBEST_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
         "NEXTBEST_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
         "NEXTBEST_FETCH_MIN_BYTES": str(settings.fetch_min_bytes),
+        **kafka_security_env(settings),
     })
+    return env
+
+
+def kafka_security_env(settings: WorkerSettings) -> dict[str, str]:
+    """How the worker authenticates to Kafka, as set (unset ones are left to its environment)."""
+    env: dict[str, str] = {
+        "NEXTBEST_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "NEXTBEST_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism}
+    if settings.kafka_sasl_username is not None:
+        env["NEXTBEST_KAFKA_SASL_USERNAME"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password is not None:
+        env["NEXTBEST_KAFKA_SASL_PASSWORD"] = settings.kafka_sasl_password.get_secret_value()
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"NEXTBEST_{name.upper()}"] = str(value)
     return env
 
 
