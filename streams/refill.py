@@ -37,7 +37,9 @@ def refill(pipeline: Pipeline, customers: CustomerStage, graph: GraphReplica) ->
             serving.link(key, customer_id)
             identifiers += 1
     serving.forgotten = False
-    logger.warning("Redis did not hold the served views (new, restarted without its data or "
-                   "flushed): %d profiles and %d identifiers of partitions %s written again",
-                   profiles, identifiers, sorted(owned))
+    # A worker's first flush to a new Redis (or a new deployment) is no news.
+    level = logging.WARNING if serving.forgot_own_writes else logging.INFO
+    logger.log(level, "Redis did not hold the served views (new, restarted without its data "
+               "or flushed): %d profiles and %d identifiers of partitions %s written again",
+               profiles, identifiers, sorted(owned))
     return profiles

@@ -73,6 +73,8 @@ class ProfileServing:
         """Set by a flush that found Redis without the views written before (restarted
         without its data, flushed, failed over to an empty replica): whoever owns the profiles
         must put them all again (``streams/refill.py``), then clear it."""
+        self.forgot_own_writes = False
+        """...and this worker had written to it before (not merely its first flush)."""
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "nextbest") -> ProfileServing:
@@ -168,6 +170,7 @@ class ProfileServing:
             raise
         if created or (self._epoch is not None and epoch != self._epoch):
             self.forgotten = True
+            self.forgot_own_writes = self._epoch is not None
         self._epoch = epoch
         return len(profiles)
 
