@@ -1,7 +1,7 @@
 """The closed loop: the engine's decisions delivered to the synthetic shop, measured uplift
 checked against the simulator's hidden truth.
 
-One simulation (2,000 customers, 90 days, about 45 s) is shared by the module; the A/B-arm test
+One simulation (2,000 customers, 90 days, about 15 s) is shared by the module; the A/B-arm test
 runs its own small one.
 """
 
@@ -80,6 +80,20 @@ def test_winback_precision_beats_random_targeting(report: LoopReport) -> None:
     precision = report.precision
     assert precision.decisions >= 200
     assert precision.lapsing_low() >= WINBACK_PRECISION_LIFT * precision.base_lapsing, precision
+
+
+OFFER_REGRET_SHARE = 0.7
+"""The share of a uniform choice's offer regret the bandit may lose at most."""
+
+
+def test_offer_bandit_loses_well_under_what_a_uniform_choice_loses(report: LoopReport) -> None:
+    # Regret: the response probability lost against the best affordable offer, by the
+    # simulator's hidden truth (which reads price sensitivity, the customer's devices, app use,
+    # country and the time of day). Measured at 90 days: seed 7 0.60x of 281 offers, seed 11
+    # 0.59x of 311; at 120 days 0.56x and 0.55x (BENCHMARKS.md).
+    regret = report.regret["choice_set"]["next_best_offer"]
+    assert regret.decisions >= 200
+    assert regret.chosen <= OFFER_REGRET_SHARE * regret.uniform, regret
 
 
 def test_every_sent_decision_is_delivered_and_answered_with_its_id(loop: ClosedLoop) -> None:
