@@ -46,7 +46,7 @@ def choose_offer(
         "context": {k: round(v, 4) for k, v in choice.context.items()},
     }
     why = "; ".join(choice.reasons)
-    chosen = (f"{offer.title}: the offer model expects {choice.expected_reward:.0%} to redeem"
+    chosen = (f"{offer.title}: the offer model expects {choice.expected_reward:.0%} to take it up"
               + (" (tried to learn more)" if choice.explored else "")
               + (f" - {why}" if why else ""))
     value = predicted_value(profile, settings)
