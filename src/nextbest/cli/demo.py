@@ -7,19 +7,31 @@ import asyncio
 import contextlib
 import shutil
 import signal
+import sys
+import termios
 import time
-import urllib.request
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-import orjson
+from rich.console import Console
+from rich.live import Live
 
+from nextbest.cli.live_view import DemoState, plain_lines, render
 from nextbest.cli.publisher import TrafficPublisher
-from nextbest.cli.watch import PipelineWatcher, percentile
+from nextbest.cli.watch import PipelineWatcher
 from nextbest.cli.worker_process import WorkerProcess, with_local_stack
+from nextbest.cli.worker_reading import WorkerReading, read_worker
 from nextbest.streams.settings import WorkerSettings
 
+REFRESH_SECONDS = 1.0
+"""How often the live view redraws."""
 SUMMARY_EVERY = 3.0
+"""How often plain lines are printed when the output is not a terminal."""
+RATE_WINDOW = 5.0
+"""Rates are the change of the worker's counters over about this many seconds."""
+LATENCY_WINDOW = 1000
+"""Latency percentiles are over this many most recent matched decisions."""
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -69,76 +81,99 @@ async def _traffic(
         settings, on_sent=lambda topic, message, at: watcher.event_sent(
             message.event["event_id"], at)
     )
+    console = Console()
+    view = DemoView(publisher, watcher, worker)
     async with publisher:
         for item in shop.catalog():
             await publisher.send(item)
         publishing = asyncio.create_task(publisher.publish(
             shop.events(), rate=args.rate, duration=args.duration, stop=stop))
-        try:
-            while not publishing.done():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(publishing), SUMMARY_EVERY)
-                _print_summary(publisher, watcher, worker)
-        finally:
-            stop.set()
-            await publishing
-            await asyncio.sleep(1.0)
-            _print_summary(publisher, watcher, worker)
-            await watcher.stop()
+        show: LiveShow | PlainShow = LiveShow(console) if console.is_terminal else PlainShow()
+        with show:
+            try:
+                while not publishing.done():
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(publishing), show.interval)
+                    show.update(await view.state())
+            finally:
+                stop.set()
+                await publishing
+                await asyncio.sleep(1.0)
+                show.update(await view.state())
+                await watcher.stop()
 
 
-def _models_line(url: str) -> str:
-    """What the worker's models learnt so far, in one line (empty if the worker is busy)."""
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            stats = orjson.loads(response.read())
-    except OSError:
-        return "-"
-    learnt = stats["learnt"]
-    quality = {k: f"{v:.2f}" for k, v in stats["quality"].items() if v is not None}
-    return (f"{stats['events']} events learnt ({learnt['recommender']} item interactions, "
-            f"{learnt['sentiment']} reviews, {learnt['churn_labels']} churn labels); "
-            f"prequential quality {quality or '-'}")
+class DemoView:
+    """Reads what the view shows: the publisher's counts, the worker's metrics and models (a
+    few seconds of readings kept, for rates), the watcher's decisions and latencies."""
+
+    def __init__(self, publisher: TrafficPublisher, watcher: PipelineWatcher,
+                 worker: WorkerProcess) -> None:
+        self.publisher = publisher
+        self.watcher = watcher
+        self.worker = worker
+        self.readings: deque[WorkerReading] = deque()
+        self.started = time.monotonic()
+
+    async def state(self) -> DemoState:
+        reading = await asyncio.to_thread(read_worker, self.worker.url)
+        if reading is not None:
+            self.readings.append(reading)
+            while len(self.readings) > 2 and self.readings[1].at <= reading.at - RATE_WINDOW:
+                self.readings.popleft()
+        stats, seen = self.publisher.stats, self.watcher.observed
+        return DemoState(
+            elapsed=time.monotonic() - self.started, sent=stats.sent,
+            malformed=stats.malformed, send_rate=stats.rate, worker_url=self.worker.url,
+            reading=reading,
+            earlier=self.readings[0] if reading is not None and len(self.readings) > 1
+            else None,
+            latencies_ms=seen.latencies_ms[-LATENCY_WINDOW:], matched=len(seen.latencies_ms),
+            example=seen.examples[-1] if seen.examples else None,
+            token_set=self.worker.settings.api_token is not None)
 
 
-def customer_hint(worker: WorkerProcess, customer_id: str) -> str:
-    """How to look a customer up: their served view with curl, their page in a browser. With a
-    token set the hint names the variable, never the token.
+class LiveShow:
+    """The dashboard, redrawn in place on a terminal. While it shows, keys typed are not echoed
+    (an echoed ``^C`` would push the frame down a line and leave its top behind)."""
 
-    >>> from nextbest.streams.settings import WorkerSettings
-    >>> local = WorkerSettings(web_host="127.0.0.1", web_port=6066, api_token=None)
-    >>> customer_hint(WorkerProcess(local, log_path=Path("w.log")), "nb-1")
-    'curl http://127.0.0.1:6066/customers/nb-1 or open http://127.0.0.1:6066/360/nb-1'
-    """
-    url = worker.url
-    if worker.settings.api_token is None:
-        return f"curl {url}/customers/{customer_id} or open {url}/360/{customer_id}"
-    return (f'curl -H "Authorization: Bearer $NEXTBEST_API_TOKEN" {url}/customers/{customer_id}'
-            f" or open {url}/360/{customer_id} (sign in with the token)")
+    interval = REFRESH_SECONDS
+
+    def __init__(self, console: Console) -> None:
+        self.live = Live(console=console, auto_refresh=False, transient=False)
+        self.keyboard: list[Any] | None = None
+
+    def __enter__(self) -> LiveShow:
+        with contextlib.suppress(OSError, termios.error):
+            fd = sys.stdin.fileno()
+            self.keyboard = termios.tcgetattr(fd)
+            quiet = termios.tcgetattr(fd)
+            quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+        if self.keyboard is not None:
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self.keyboard)
+
+    def update(self, state: DemoState) -> None:
+        self.live.update(render(state), refresh=True)
 
 
-def _print_summary(publisher: TrafficPublisher, watcher: PipelineWatcher,
-                   worker: WorkerProcess) -> None:
-    stats, seen = publisher.stats, watcher.observed
-    lat = seen.latencies_ms
-    p50, p95, p99 = (percentile(lat, q) for q in (0.5, 0.95, 0.99))
+class PlainShow:
+    """Plain lines every few seconds, for a log or a pipe."""
 
-    def fmt(value: float | None) -> str:
-        return f"{value:.1f} ms" if value is not None else "-"
+    interval = SUMMARY_EVERY
 
-    print(f"--- {stats.sent} messages sent ({stats.rate:.0f}/s), {stats.malformed} malformed")
-    print("    decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(seen.decisions.items()))
-                               or "none yet"))
-    print("    dead letters: " + (", ".join(f"{k} {v}" for k, v in seen.deadletters.items())
-                                  or "none"))
-    print(f"    event->decision latency ({len(lat)} matched): p50 {fmt(p50)}, p95 {fmt(p95)}, "
-          f"p99 {fmt(p99)}")
-    if seen.examples:
-        example: dict[str, Any] = seen.examples[-1]
-        reasons = "; ".join(r["text"] for r in example["reasons"])
-        print(f"    e.g. {example['decision_type']} for {example['customer_id']} via "
-              f"{example['channel']}: {reasons}")
-        print(f"    look: {customer_hint(worker, example['customer_id'])}")
-        payload = orjson.loads(example["payload"])
-        print(f"    payload: {orjson.dumps(payload).decode()[:160]}")
-    print(f"    models: {_models_line(worker.url)} (curl {worker.url}/models)")
+    def __enter__(self) -> PlainShow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, state: DemoState) -> None:
+        for line in plain_lines(state):
+            print(line, flush=True)
