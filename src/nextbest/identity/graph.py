@@ -5,6 +5,11 @@ Identifiers that arrive together are linked; when they point at two different cu
 become one (the smaller id survives, so the outcome does not depend on which worker sees it).
 The graph lives in any mutable mapping: a dict in process, the identity writer's store (whose
 changes it writes to a compacted topic) in the worker.
+
+Two safeguards keep one shared identifier from making one customer of many people: a weak
+identifier seen with too many customers is marked shared and links nobody any more
+(``identity/shared.py``), and every merge is recorded (``identity/merges.py``) so that it can be
+undone - the absorbed customer gets its identifiers back (:meth:`IdentityGraph.split`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nextbest.errors import UnprocessableEvent
+from nextbest.identity.merges import MergeHistory, MergeRecord
+from nextbest.identity.shared import DEFAULT_LIMIT, SharedIdentifiers, is_strong, usable_keys
 
 IDENTIFIER_KINDS = ("customer_id", "loyalty_id", "email", "phone", "pos_id", "device_id")
 _MEMBERS = "members:"
@@ -85,11 +92,25 @@ def new_customer_id(first_key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Split:
+    """A merge undone: ``identifiers`` went back to ``absorbed`` from the customer that had
+    absorbed it (``survivor``, or whoever absorbed that one since)."""
+
+    absorbed: str
+    survivor: str
+    identifiers: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     customer_id: str
     new_identifiers: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     """Customer ids folded into ``customer_id`` by this resolution."""
+    splits: list[Split] = field(default_factory=list)
+    """Merges undone before, because an identifier of the event turned out shared."""
+    shared: list[str] = field(default_factory=list)
+    """The event's identifier keys left out because they are shared."""
 
 
 class IdentityGraph:
@@ -103,10 +124,16 @@ class IdentityGraph:
     (True, True)
     >>> graph.lookup("device_id:d1") == graph.lookup("email:lisa@example.com")
     True
+
+    ``shared_limit``: how many distinct customers a weak identifier (phone, POS id, device) may
+    be seen with before it is marked shared (``identity/shared.py``).
     """
 
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+    def __init__(self, store: MutableMapping[str, Any], shared_limit: int = DEFAULT_LIMIT
+                 ) -> None:
         self._store = store
+        self.history = MergeHistory(store)
+        self.shared = SharedIdentifiers(store, shared_limit)
 
     def lookup(self, key: str) -> str | None:
         value = self._store.get(_ID + key)
@@ -115,32 +142,142 @@ class IdentityGraph:
     def members(self, customer_id: str) -> list[str]:
         return list(self._store.get(_MEMBERS + customer_id) or [])
 
-    def resolve(self, ref: dict[str, Any] | None) -> Resolution:
+    def resolve(self, ref: dict[str, Any] | None, at: int = 0) -> Resolution:
+        """The customer an event's reference names, linking what it names together (``at``:
+        the event's time, for the merge records). Shared identifiers are left out; an event
+        naming nothing else is unprocessable (``shared_identifier_only``)."""
         keys = identifier_keys(ref)
         if not keys:
             raise UnprocessableEvent("no_customer_identifier", "the event names no customer")
-        found = {key: self.lookup(key) for key in keys}
-        known = sorted({cid for cid in found.values() if cid is not None})
-        survivor = known[0] if known else new_customer_id(keys[0])
-        merged = known[1:]
-        members = self.members(survivor)
-        for absorbed in merged:
-            for key in self.members(absorbed):
-                self._store[_ID + key] = survivor
-                members.append(key)
-            self._store.pop(_MEMBERS + absorbed, None)
-        new = [key for key, cid in found.items() if cid is None]
-        for key in new:
-            self._store[_ID + key] = survivor
-            members.append(key)
-        if new or merged:
-            self._store[_MEMBERS + survivor] = members
-        return Resolution(survivor, new, merged)
+        usable = usable_keys(keys, self.shared.is_shared)
+        splits = self._count_sightings(usable, at)
+        if not usable:
+            raise UnprocessableEvent("shared_identifier_only",
+                                     "the event names only identifiers shared by several "
+                                     "customers")
+        survivor, new, merged = self._link(usable, at)
+        shared = [key for key in keys if key not in usable]
+        return Resolution(survivor, new, merged, splits, shared)
+
+    def split(self, ref: dict[str, Any] | None, at: int = 0) -> list[Split]:
+        """A split request: a weak identifier it names is declared shared (every merge it
+        linked is undone); for a strong one, the merges it linked are undone, or if it linked
+        none, the merge that brought it in."""
+        keys = identifier_keys(ref)
+        if not keys:
+            raise UnprocessableEvent("no_customer_identifier", "the event names no customer")
+        splits: list[Split] = []
+        for key in keys:
+            if self.shared.is_shared(key):
+                continue
+            if not is_strong(key):
+                splits += self._mark_shared(key, at, "request")
+                continue
+            owner = self.lookup(key)
+            if owner is None:
+                continue
+            behind = list(self.history.behind(owner))
+            records = [r for r in behind if r.linked_by == key]
+            if not records:
+                records = [r for r in behind if key in r.identifiers][-1:]
+            splits += [s for s in map(self._undo, records) if s is not None]
+        return splits
 
     def forget(self, customer_id: str) -> list[str]:
-        """Remove a customer and all their identifiers (erasure). Returns the keys removed."""
+        """Remove a customer, all their identifiers and the record of the merges behind them
+        (erasure). Returns the identifier keys removed."""
         keys = self.members(customer_id)
         for key in keys:
             self._store.pop(_ID + key, None)
+            self.shared.forget(key)
         self._store.pop(_MEMBERS + customer_id, None)
+        self.history.forget(customer_id)
         return keys
+
+    # --- linking ------------------------------------------------------------------------------
+
+    def _count_sightings(self, usable: list[str], at: int) -> list[Split]:
+        """Count the strong identity the event names for each weak identifier with it; one
+        seen with too many is marked shared and taken out of ``usable``."""
+        strong = [key for key in usable if is_strong(key)]
+        if not strong:
+            return []
+        known = sorted({c for c in map(self.lookup, strong) if c is not None})
+        identity = known[0] if known else new_customer_id(strong[0])
+        splits: list[Split] = []
+        for key in [k for k in usable if not is_strong(k)]:
+            def root(customer_id: str, key: str = key) -> str:
+                return self.history.root_apart_from(customer_id, key)
+            if self.shared.sighted(key, identity, root):
+                splits += self._mark_shared(key, at, "limit")
+                usable.remove(key)
+        return splits
+
+    def _link(self, keys: list[str], at: int) -> tuple[str, list[str], list[str]]:
+        """Link ``keys``: unknown ones join the customer of the known ones, and the customers
+        of known ones merge into the smallest id, each merge recorded with the identifier that
+        linked it. Returns the survivor, the new keys and the merged customers."""
+        found = {key: self.lookup(key) for key in keys}
+        new = [key for key, cid in found.items() if cid is None]
+        held: dict[str, list[str]] = {}
+        for key, cid in found.items():
+            if cid is not None:
+                held.setdefault(cid, []).append(key)
+        known = sorted(held)
+        survivor = known[0] if known else new_customer_id(keys[0])
+        strong_customers = {found[k] for k in keys if is_strong(k) and found[k] is not None}
+        members = self.members(survivor)
+        for absorbed in known[1:]:
+            # A customer holding one of the event's strong identifiers was linked by what the
+            # survivor holds; one reached by weak identifiers only, by those.
+            linked_by = held[survivor if absorbed in strong_customers else absorbed][0]
+            moved = self.members(absorbed)
+            self.history.add(MergeRecord(absorbed, survivor, linked_by, at, moved))
+            for key in moved:
+                self._store[_ID + key] = survivor
+            members += moved
+            self._store.pop(_MEMBERS + absorbed, None)
+        new_strong = [key for key in new if is_strong(key)]
+        if known and new_strong and not strong_customers:
+            # A strong identity seen for the first time with weak identifiers of a known
+            # customer: recorded as a merge of its own customer, so it can be given back.
+            identity = new_customer_id(new_strong[0])
+            if identity != survivor:
+                self.history.add(MergeRecord(identity, survivor, held[survivor][0], at,
+                                             new_strong))
+        for key in new:
+            self._store[_ID + key] = survivor
+            members.append(key)
+        if new or len(known) > 1:
+            self._store[_MEMBERS + survivor] = members
+        return survivor, new, known[1:]
+
+    # --- undoing ------------------------------------------------------------------------------
+
+    def _mark_shared(self, key: str, at: int, how: str) -> list[Split]:
+        """``key`` becomes shared: it leaves its customer and every merge it linked is
+        undone."""
+        owner = self.lookup(key)
+        splits: list[Split] = []
+        if owner is not None:
+            self._store.pop(_ID + key, None)
+            self._store[_MEMBERS + owner] = [k for k in self.members(owner) if k != key]
+            records = [r for r in self.history.behind(owner) if r.linked_by == key]
+            splits = [s for s in map(self._undo, records) if s is not None]
+        self.shared.mark(key, at, how)
+        return splits
+
+    def _undo(self, record: MergeRecord) -> Split | None:
+        """Give the absorbed customer back the identifiers it had at the merge and that are
+        still with whoever holds the survivor now (not those erased, shared or split off since).
+        None when there are none left to give: the merge then stands."""
+        holder = self.history.live(record.survivor)
+        back = [key for key in record.identifiers if self.lookup(key) == holder]
+        if not back:
+            return None
+        self._store[_MEMBERS + holder] = [k for k in self.members(holder) if k not in back]
+        for key in back:
+            self._store[_ID + key] = record.absorbed
+        self._store[_MEMBERS + record.absorbed] = back
+        self.history.remove(record)
+        return Split(record.absorbed, record.survivor, back)
