@@ -1,6 +1,12 @@
 """Dead letters: a rejected message keeps its original key, value and headers, and gains headers
 saying why, from where, and at which stage - the Kafka Connect convention, so existing tooling can
-inspect and replay it."""
+inspect and replay it.
+
+``nextbest deadletters replay`` re-publishes a dead letter to its source topic with the retry
+headers: ``nextbest.retry.of`` (the dead letter's ``topic:partition:offset``) and
+``nextbest.retry.reasons`` (every reason it was dead-lettered for so far). A replayed message
+that fails again comes back with those headers and ``nextbest.dlq.reasons``: the earlier reasons
+followed by the new one."""
 
 from __future__ import annotations
 
@@ -21,7 +27,23 @@ SOURCE_TOPIC = "nextbest.dlq.topic"
 SOURCE_PARTITION = "nextbest.dlq.partition"
 SOURCE_OFFSET = "nextbest.dlq.offset"
 STAGE = "nextbest.dlq.stage"
+ALL_REASONS = "nextbest.dlq.reasons"
+"""Every reason the message was dead-lettered for, oldest first, comma-separated."""
+RETRY_OF = "nextbest.retry.of"
+"""On a replayed message: the dead letter it came from, ``topic:partition:offset``."""
+RETRY_REASONS = "nextbest.retry.reasons"
+"""On a replayed message: the reasons it was dead-lettered for before, oldest first."""
 MAX_DETAIL = 500
+
+
+def earlier_reasons(headers: Sequence[tuple[str, bytes]] | None) -> list[str]:
+    """The reasons a replayed message was dead-lettered for before (none if not replayed).
+
+    >>> earlier_reasons([(RETRY_REASONS, b"unknown_schema_id,invalid_value")])
+    ['unknown_schema_id', 'invalid_value']
+    """
+    found = dict(headers or ()).get(RETRY_REASONS)
+    return [r for r in found.decode(errors="replace").split(",") if r] if found else []
 
 
 def deadletter_headers(
@@ -40,6 +62,11 @@ def deadletter_headers(
     ...                         topic="events.review", partition=2, offset=41, stage="ingest")
     >>> dict(hs)["nextbest.dlq.offset"]
     b'41'
+    >>> again = deadletter_headers(original=[(RETRY_REASONS, b"unknown_schema_id")],
+    ...     reason="invalid_value", detail="", topic="events.review", partition=0, offset=7,
+    ...     stage="router")
+    >>> dict(again)[ALL_REASONS]
+    b'unknown_schema_id,invalid_value'
     """
     return [
         *(original or ()),
@@ -49,6 +76,7 @@ def deadletter_headers(
         (SOURCE_PARTITION, str(partition).encode()),
         (SOURCE_OFFSET, str(offset).encode()),
         (STAGE, stage.encode()),
+        (ALL_REASONS, ",".join([*earlier_reasons(original), reason]).encode()),
     ]
 
 
