@@ -64,23 +64,33 @@ def value_and_churn(scores: dict[str, Any]) -> str:
                  if tier else "")
     risk_html = (f'<p><span class="risk">{risk:.0%}</span> churn risk</p>'
                  if isinstance(risk, int | float) else "")
+    return f"<p>{tier_html}</p>{risk_html}" + rows(value_rows(scores))
+
+
+def value_rows(scores: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What the models expect of the customer, as (label, value) pairs."""
     horizon = scores.get("value_horizon_days")
     expected = scores.get("expected_value")
-    return (f"<p>{tier_html}</p>{risk_html}" + rows([
+    return [
         ("expected next order", when(scores["next_order_at"])
          if scores.get("next_order_at") else "none expected"),
         (f"expected value ({horizon:g} days)" if horizon else "expected value",
          f"{expected:.2f}" if isinstance(expected, int | float) else None),
         ("expected orders", scores.get("expected_orders")),
-    ]))
+    ]
 
 
 def facts(profile: dict[str, Any], scores: dict[str, Any]) -> str:
+    return rows(fact_rows(profile, scores))
+
+
+def fact_rows(profile: dict[str, Any], scores: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The profile's facts as (label, value) pairs; a value of None is not shown."""
     orders_count = profile.get("orders") or 0
     gap = scores.get("usual_gap_days")
     tenure = ((profile.get("last_seen") or 0) - (profile.get("first_seen") or 0)) / DAY_MS
     sentiment = profile.get("sentiment")
-    return rows([
+    return [
         ("first seen", when(profile.get("first_seen") or None)),
         ("tenure", f"{tenure:.0f} days"),
         ("country", profile.get("country")),
@@ -100,25 +110,33 @@ def facts(profile: dict[str, Any], scores: dict[str, Any]) -> str:
         ("email click rate", scores.get("email_click_rate")),
         ("last complaint", when(profile["last_complaint_at"])
          if profile.get("last_complaint_at") else None),
-    ])
+    ]
 
 
 def consent(recorded: dict[str, bool]) -> str:
     """Each channel: granted, revoked, or no record (messages allowed: only a revocation stops
     them)."""
-    channels = [*CHANNELS, *sorted(c for c in recorded if c not in CHANNELS)]
-    items = []
-    for channel in channels:
+    items = [f'<dt>{esc(channel)}</dt><dd class="{css}" data-channel="{esc(channel)}">'
+             f'{label}</dd>' for channel, label, css in consent_states(recorded)]
+    return "<dl>" + "".join(items) + "</dl>"
+
+
+def consent_states(recorded: dict[str, bool]) -> list[tuple[str, str, str]]:
+    """(channel, what was recorded in words, its kind: granted, revoked or unset).
+
+    >>> consent_states({"sms": False})[1]
+    ('sms', 'revoked', 'revoked')
+    """
+    states = []
+    for channel in [*CHANNELS, *sorted(c for c in recorded if c not in CHANNELS)]:
         state = recorded.get(channel)
         if state is True:
-            label, css = "granted", "granted"
+            states.append((channel, "granted", "granted"))
         elif state is False:
-            label, css = "revoked", "revoked"
+            states.append((channel, "revoked", "revoked"))
         else:
-            label, css = "no record (allowed)", "unset"
-        items.append(f'<dt>{esc(channel)}</dt><dd class="{css}" data-channel="{esc(channel)}">'
-                     f'{label}</dd>')
-    return "<dl>" + "".join(items) + "</dl>"
+            states.append((channel, "no record (allowed)", "unset"))
+    return states
 
 
 def conversation(current: dict[str, Any] | None) -> str:

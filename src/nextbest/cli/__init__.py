@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 
+from nextbest.cli import deadletter_commands
 from nextbest.streams.settings import WorkerSettings
 
 
@@ -67,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
         "repartition", help="more customer partitions (every worker stopped, the stage drained)")
     grow.add_argument("--partitions", type=int, required=True, help="the new partition count")
 
+    customer = commands.add_parser(
+        "customer", help="a customer's 360 view from a worker (its /customers/{ref})")
+    customer.add_argument("ref", help="the nb-... id or any identifier (email:lisa@example.com, "
+                          "a phone number, a loyalty id, ...)")
+    customer.add_argument("--url", help="the worker (default: this machine's, at "
+                          "NEXTBEST_WEB_PORT); the token is NEXTBEST_API_TOKEN's")
+    customer.add_argument("--json", action="store_true", help="print the view as JSON")
+
+    deadletter_commands.add_parser(commands)
+
     stack = commands.add_parser("stack", help="local Kafka and Redis without Docker")
     stack.add_argument("action", choices=["up", "down", "status"])
     return parser
@@ -125,11 +136,37 @@ def main(argv: list[str] | None = None) -> int:
         return _digest(args)
     if args.command == "repartition":
         return _repartition(args.partitions)
+    if args.command == "customer":
+        return _customer(args)
+    if args.command == "deadletters":
+        return deadletter_commands.run(args)
     if args.command == "stack":
         from nextbest import localstack
 
         return localstack.main([args.action])
     return 2
+
+
+def _customer(args: argparse.Namespace) -> int:
+    import sys
+
+    import orjson
+
+    from nextbest.cli.customer import LookupFailed, fetch_view, render_customer, worker_url
+    from nextbest.cli.panels import output
+
+    settings = WorkerSettings()
+    url = (args.url or worker_url(settings)).rstrip("/")
+    try:
+        view = fetch_view(url, args.ref, settings.api_token)
+    except LookupFailed as exc:
+        print(f"nextbest customer: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(view).decode())
+    else:
+        output().print(render_customer(view))
+    return 0
 
 
 def _repartition(partitions: int) -> int:

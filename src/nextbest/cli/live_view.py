@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
+from nextbest.cli.panels import listing, pair, table, titled
 from nextbest.cli.watch import percentile
 from nextbest.cli.worker_reading import WorkerReading
 from nextbest.streams.settings import WorkerSettings
@@ -209,23 +209,6 @@ def render(state: DemoState) -> RenderableType:
                  example_panel(state))
 
 
-def pair(left: RenderableType, right: RenderableType, *, ratios: tuple[int, int] = (1, 1)
-         ) -> Table:
-    grid = Table.grid(expand=True, padding=(0, 1))
-    grid.add_column(ratio=ratios[0])
-    grid.add_column(ratio=ratios[1])
-    grid.add_row(left, right)
-    return grid
-
-
-def table(*columns: str) -> Table:
-    grid = Table(box=None, expand=True, pad_edge=False, header_style="dim")
-    for n, name in enumerate(columns):
-        grid.add_column(name, justify="left" if n == 0 else "right", no_wrap=True,
-                        overflow="ellipsis")
-    return grid
-
-
 def traffic_panel(state: DemoState, fig: Figures) -> Panel:
     grid = table("", "total", "rate")
     grid.add_row("messages sent", count(state.sent), per_second(state.send_rate))
@@ -233,7 +216,7 @@ def traffic_panel(state: DemoState, fig: Figures) -> Panel:
     grid.add_row("events in (valid)", count(fig.events), per_second(fig.event_rate))
     grid.add_row("decisions sent", count(sum(row[1] for row in fig.decisions)),
                  per_second(fig.decision_rate))
-    return Panel(grid, title="Traffic", title_align="left")
+    return titled("Traffic", grid)
 
 
 def latency_panel(state: DemoState, fig: Figures) -> Panel:
@@ -244,16 +227,7 @@ def latency_panel(state: DemoState, fig: Figures) -> Panel:
     grid.add_row("p99", ms(p99))
     note = (f"{state.matched:,} decisions matched to their event, sent -> read on the "
             f"decision topic (percentiles of the last {len(state.latencies_ms):,})")
-    return Panel(Group(grid, Text(note, style="dim")), title="Latency event -> decision",
-                 title_align="left")
-
-
-def listing(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], empty: str
-            ) -> Panel:
-    grid = table(*columns)
-    for row in rows:
-        grid.add_row(*row)
-    return Panel(grid if rows else Text(empty, style="dim"), title=title, title_align="left")
+    return titled("Latency event -> decision", Group(grid, Text(note, style="dim")))
 
 
 def decisions_panel(fig: Figures) -> Panel:
@@ -274,28 +248,26 @@ def deadletters_panel(fig: Figures) -> Panel:
 
 def models_panel(fig: Figures) -> Panel:
     if not fig.models:
-        return Panel(Text("/models not answering", style="dim"), title="Models",
-                     title_align="left")
+        return titled("Models", Text("/models not answering", style="dim"))
     grid = table("model", "quality", "learnt", "drift", "us/event")
     for model, meaning, value, learnt, drift, cost in fig.models:
         grid.add_row(model, f"{meaning}: {quality(value)}", count(learnt), count(drift),
                      count(cost))
     title = f"Models: {count(fig.models_events)} events learnt, prequential quality"
-    return Panel(grid, title=title, title_align="left")
+    return titled(title, grid)
 
 
 def example_panel(state: DemoState) -> Panel:
     example = state.example
     if example is None:
-        return Panel(Text("no decision read yet", style="dim"), title="Example decision",
-                     title_align="left")
+        return titled("Example decision", Text("no decision read yet", style="dim"))
     lines = [Text(example_headline(example), style="bold")]
     lines += [Text(f"  why: {reason}") for reason in reasons_of(example)]
     url = page_url(state.worker_url, example["customer_id"], token_set=state.token_set)
     lines.append(Text.assemble("  customer 360: ", (url, "underline")))
     lines.append(Text("  in the terminal: " + customer_command(state.worker_url,
                                                                   example["customer_id"])))
-    return Panel(Group(*lines), title="Example decision", title_align="left")
+    return titled("Example decision", Group(*lines))
 
 
 # --- plain lines ---------------------------------------------------------------------------------
