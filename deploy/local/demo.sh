@@ -2,7 +2,7 @@
 # The demo command: bash deploy/local/demo.sh [nextbest demo options...]
 #
 # Starts (or reuses) a local Kafka broker and Redis, a nextbest worker and a simulated shop's
-# traffic, and prints a live summary until Ctrl-C. See `nextbest demo --help` for the options.
+# traffic, and shows a live dashboard until Ctrl-C. See `nextbest demo --help` for the options.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 exec "$VENV/bin/nextbest" demo "$@"

@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     _traffic_args(sim)
 
     demo = commands.add_parser(
-        "demo", help="local Kafka + Redis + worker + simulated traffic, with a live summary"
+        "demo", help="local Kafka + Redis + worker + simulated traffic, with a live dashboard"
     )
     _traffic_args(demo, rate=100.0, duration=None)
     demo.add_argument("--customers-shown", type=int, default=3)

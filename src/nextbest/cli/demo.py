@@ -1,4 +1,5 @@
-"""``nextbest demo``: local Kafka and Redis, a worker, simulated traffic and a live summary."""
+"""``nextbest demo``: local Kafka and Redis, a worker, simulated traffic and a live dashboard
+(``live_view.py``; plain lines when the output is not a terminal)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ plain tables of figures."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console, RenderableType
@@ -15,8 +16,11 @@ PIPE_WIDTH = 160
 
 
 def output() -> Console:
-    """A console for standard output: the terminal's width, or ``PIPE_WIDTH`` for a pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+    """A console for standard output: the terminal's width (or ``$COLUMNS``), else
+    ``PIPE_WIDTH`` for a pipe."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=PIPE_WIDTH)
 
 
 def pair(left: RenderableType, right: RenderableType, *, ratios: tuple[int, int] = (1, 1)
