@@ -148,6 +148,7 @@ def test_the_example_decision_with_its_reasons_and_the_customers_page(
 def test_a_silent_worker_and_a_restarted_one(texts: tuple[str, str]) -> None:
     silent = screen(state(texts, None, None, reading=None, earlier=None))
     assert "worker not answering" in silent
+    assert re.search(r"decisions sent\s+-\s+-", silent)  # not a zero it did not read
     assert "/models not answering" in silent
     earlier, latest = texts
     restarted = state((latest, earlier), None, None)  # counters went down: no rate

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import shutil
 import signal
 import sys
@@ -136,13 +137,15 @@ class DemoView:
 
 class LiveShow:
     """The dashboard, redrawn in place on a terminal. While it shows, keys typed are not echoed
-    (an echoed ``^C`` would push the frame down a line and leave its top behind)."""
+    (an echoed ``^C`` would push the frame down a line and leave its top behind) and log lines
+    are printed above it (written past it, they would scroll its top away)."""
 
     interval = REFRESH_SECONDS
 
     def __init__(self, console: Console) -> None:
         self.live = Live(console=console, auto_refresh=False, transient=False)
         self.keyboard: list[Any] | None = None
+        self.logs: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     def __enter__(self) -> LiveShow:
         with contextlib.suppress(OSError, termios.error):
@@ -151,10 +154,16 @@ class LiveShow:
             quiet = termios.tcgetattr(fd)
             quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
             termios.tcsetattr(fd, termios.TCSANOW, quiet)
-        self.live.__enter__()
+        stderr = sys.stderr
+        self.live.__enter__()  # sys.stderr is now the live view's: it prints above the frame
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is stderr:
+                self.logs.append((handler, handler.setStream(sys.stderr)))
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for handler, stream in self.logs:
+            handler.setStream(stream)
         self.live.__exit__(None, None, None)
         if self.keyboard is not None:
             with contextlib.suppress(OSError, termios.error):

@@ -214,8 +214,8 @@ def traffic_panel(state: DemoState, fig: Figures) -> Panel:
     grid.add_row("messages sent", count(state.sent), per_second(state.send_rate))
     grid.add_row("  of them malformed", count(state.malformed), "")
     grid.add_row("events in (valid)", count(fig.events), per_second(fig.event_rate))
-    grid.add_row("decisions sent", count(sum(row[1] for row in fig.decisions)),
-                 per_second(fig.decision_rate))
+    sent = sum(row[1] for row in fig.decisions) if state.reading is not None else None
+    grid.add_row("decisions sent", count(sent), per_second(fig.decision_rate))
     return titled("Traffic", grid)
 
 
