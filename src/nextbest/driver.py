@@ -40,7 +40,9 @@ from typing import Any, Protocol
 
 from nextbest.agenda import Agenda
 from nextbest.engine import Engine, StepResult
-from nextbest.identity import IdentityGraph
+from nextbest.identity import IdentityGraph, Split
+from nextbest.identity.graph import SPLIT_REQUESTED
+from nextbest.profile.split import separate_profiles
 from nextbest.profile.state import CustomerProfile
 
 
@@ -80,6 +82,17 @@ class Redirect:
     survivor: str
 
 
+@dataclass(frozen=True, slots=True)
+class SplitOff:
+    """The first half of a split done: the absorbed customer is its own again."""
+
+    result: StepResult
+    survivor: str
+    """The customer it had been merged into: what it brought is taken out there."""
+    snapshot: dict[str, Any]
+    """Its profile as it was at the merge."""
+
+
 class CustomerPartition:
     """The customers of one partition, their agenda and their event-time clock."""
 
@@ -107,13 +120,17 @@ class CustomerPartition:
     def merge_out(self, absorbed_id: str, survivor_id: str) -> dict[str, Any] | None:
         """First half of a merge, on the absorbed customer's partition: leave a tombstone (so
         events still on their way to the absorbed id follow it) and return the profile to hand
-        to the survivor (None if there is none yet, or it already left).
+        to the survivor (None if there is none yet, or it already left). The tombstone keeps
+        the profile as it was, for a split to restore (:meth:`split_off`).
         """
         absorbed = self.profiles.get(absorbed_id)
         if absorbed is not None and absorbed.merged_into:
             return None
-        self.profiles.put(CustomerProfile(absorbed_id, merged_into=survivor_id))
-        return absorbed.to_dict() if absorbed is not None else None
+        handed = absorbed.to_dict() if absorbed is not None else None
+        tombstone = CustomerProfile.from_dict(handed) if handed else CustomerProfile(absorbed_id)
+        tombstone.merged_into = survivor_id
+        self.profiles.put(tombstone)
+        return handed
 
     def absorb(self, survivor_id: str, absorbed: dict[str, Any]) -> StepResult | None:
         """Second half of a merge, on the survivor's partition (idempotent)."""
@@ -122,6 +139,34 @@ class CustomerPartition:
         if profile.customer_id in survivor.merged_from:
             return None
         result = StepResult(self.engine.merge(survivor, profile))
+        self._commit(result)
+        return result
+
+    def split_off(self, absorbed_id: str) -> SplitOff | None:
+        """First half of a split, on the absorbed customer's partition: the profile its
+        tombstone kept from the merge is the customer's own again. None when it is not merged
+        (split already, or it had no profile when it was absorbed)."""
+        tombstone = self.profiles.get(absorbed_id)
+        if tombstone is None or not tombstone.merged_into:
+            return None
+        survivor, snapshot = tombstone.merged_into, tombstone.to_dict()
+        result = StepResult(self.engine.restore(tombstone))
+        self._commit(result)
+        return SplitOff(result, survivor, snapshot)
+
+    def release(self, survivor_id: str, absorbed: dict[str, Any]
+                ) -> StepResult | Redirect | None:
+        """Second half of a split, on the survivor's partition: take what the absorbed profile
+        brought back out (idempotent). A survivor merged into another customer since keeps
+        the absorbed one out of its own tombstone, and the release moves on (``Redirect``)."""
+        profile = CustomerProfile.from_dict(absorbed)
+        survivor = self.profiles.get(survivor_id)
+        if survivor is None or profile.customer_id not in survivor.merged_from:
+            return None
+        if survivor.merged_into:
+            self.profiles.put(separate_profiles(survivor, profile))
+            return Redirect(survivor.merged_into)
+        result = StepResult(self.engine.separate(survivor, profile))
         self._commit(result)
         return result
 
@@ -185,7 +230,11 @@ class Fed:
     """What one event fed in-process made, by where it came from."""
 
     customer_id: str | None = None
-    """The canonical customer the event was resolved to (None for a catalog event)."""
+    """The canonical customer the event was resolved to (None for a catalog event or a split
+    request)."""
+    splits: list[StepResult] = field(default_factory=list)
+    """Merges undone before the event's own merges: restored customers and the survivors
+    they left (a split request, or an identifier of the event turning out shared)."""
     merges: list[Merge] = field(default_factory=list)
     """Merges the event's identifiers caused, carried out before its step."""
     stepped: StepResult | None = None
@@ -197,23 +246,25 @@ class Fed:
 
     @property
     def results(self) -> list[StepResult]:
-        """Every result in the order it was made: merges, the step, the wakes."""
+        """Every result in the order it was made: splits, merges, the step, the wakes."""
         stepped = [self.stepped] if self.stepped is not None else []
-        return [*(m.result for m in self.merges), *stepped, *self.woken]
+        return [*self.splits, *(m.result for m in self.merges), *stepped, *self.woken]
 
 
 class InProcess:
     """Identity resolution and one partition holding every customer: the pipeline in-process.
 
-    ``feed`` resolves an event's customer, carries out any merge it causes, steps it and wakes
-    whoever is due by its event time. Only customers' events move the clock (as in the stream,
-    whose router ticks the partitions from the events it routed); ``tick`` moves it otherwise.
+    ``feed`` resolves an event's customer, carries out any split and merge it causes, steps it
+    and wakes whoever is due by its event time; a split request is carried out, not stepped.
+    Only customers' events move the clock (as in the stream, whose router ticks the partitions
+    from the events it routed); ``tick`` moves it otherwise.
     """
 
     def __init__(self, engine: Engine, graph: IdentityGraph | None = None,
                  profiles: ProfileStore | None = None) -> None:
         self.engine = engine
-        self.graph = graph if graph is not None else IdentityGraph({})
+        self.graph = graph if graph is not None else IdentityGraph(
+            {}, engine.settings.shared_identifier_limit)
         self.partition = CustomerPartition(engine, profiles)
 
     @property
@@ -229,14 +280,17 @@ class InProcess:
         if family == "catalog":
             self.engine.models.update_catalog(event)
             return Fed(now=self.partition.clock)
-        resolution = self.graph.resolve(event.get("customer"))
+        at = int(event["event_time"])
+        if family == "identity" and event.get("kind") == SPLIT_REQUESTED:
+            splits = self.split(self.graph.split(event.get("customer"), at))
+            return Fed(splits=splits, now=self.partition.clock)
+        resolution = self.graph.resolve(event.get("customer"), at)
         customer_id = resolution.customer_id
-        fed = Fed(customer_id)
+        fed = Fed(customer_id, self.split(resolution.splits))
         profiles = self.partition.profiles
         for absorbed_id in resolution.merged:
             absorbed = profiles.get(absorbed_id)
             handed = self.partition.merge_out(absorbed_id, customer_id)
-            profiles.delete(absorbed_id)  # one process: no tombstone needed
             if handed is None or absorbed is None:
                 continue
             merged = self.partition.absorb(customer_id, handed)
@@ -248,6 +302,22 @@ class InProcess:
         fed.woken = self.partition.advance(int(event["event_time"]))
         fed.now = self.partition.clock
         return fed
+
+    def split(self, splits: list[Split]) -> list[StepResult]:
+        """Merges the graph undid: each absorbed customer restored, then what it brought taken
+        out of the customer that holds it now."""
+        results = []
+        for split in splits:
+            off = self.partition.split_off(split.absorbed)
+            if off is None:
+                continue
+            results.append(off.result)
+            released = self.partition.release(off.survivor, off.snapshot)
+            while isinstance(released, Redirect):
+                released = self.partition.release(released.survivor, off.snapshot)
+            if released is not None:
+                results.append(released)
+        return results
 
     def tick(self, now: int) -> list[StepResult]:
         """Event time passing without a customer's event: wake whoever is due by ``now``."""

@@ -44,6 +44,7 @@ from nextbest.guardrails.purpose import CAP_EXEMPT, CUSTOMER_CHANNELS
 from nextbest.models.offers import parse_offers
 from nextbest.models.suite import ModelSuite
 from nextbest.profile.merge import merge_profiles
+from nextbest.profile.split import restored, separate_profiles
 from nextbest.profile.state import (
     EMAIL_TIMES,
     MESSAGE_CONTACTS,
@@ -162,6 +163,23 @@ class Engine:
             policy.react(merged, Trigger(f"merge:{absorbed.customer_id}", merged.last_seen),
                          self.settings)
         return merged
+
+    def separate(self, survivor: CustomerProfile, absorbed: CustomerProfile) -> CustomerProfile:
+        """Take a profile merged in by mistake back out of the survivor (a split; what can be
+        told apart, see ``profile/split.py``)."""
+        separated = separate_profiles(survivor, absorbed)
+        for policy in self.policies:
+            policy.react(separated, Trigger(f"split:{absorbed.customer_id}",
+                                            separated.last_seen), self.settings)
+        return separated
+
+    def restore(self, absorbed: CustomerProfile) -> CustomerProfile:
+        """A customer merged away by mistake, its own again from its profile at the merge."""
+        profile = restored(absorbed)
+        for policy in self.policies:
+            policy.react(profile, Trigger(f"split:{profile.customer_id}", profile.last_seen),
+                         self.settings)
+        return profile
 
     def _is_complaint(self, family: str, event: dict[str, Any], observation: Any) -> bool:
         if family == "review":

@@ -105,6 +105,12 @@ class EngineSettings(BaseSettings):
     agenda_bucket_minutes: float = 1.0
     """Granularity of the event-time agenda that wakes customers up (win-back, cart reminder)."""
 
+    # --- identity (src/nextbest/identity) -------------------------------------------------
+    shared_identifier_limit: int = 3
+    """A phone, POS id or device id seen with the emails, loyalty ids or customer numbers of
+    more than this many distinct customers is shared (a family tablet, a store's till, a call
+    centre's number): the merges it made are undone and it links nobody from then on."""
+
     # --- offers and follow-ups ------------------------------------------------------------
     offers: str = ""
     """The offer catalogue as a JSON list (see README); empty: the built-in catalogue."""

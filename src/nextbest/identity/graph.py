@@ -25,6 +25,8 @@ from nextbest.identity.merges import MergeHistory, MergeRecord
 from nextbest.identity.shared import DEFAULT_LIMIT, SharedIdentifiers, is_strong, usable_keys
 
 IDENTIFIER_KINDS = ("customer_id", "loyalty_id", "email", "phone", "pos_id", "device_id")
+SPLIT_REQUESTED = "split_requested"
+"""The identity event kind that asks for merges to be undone (:meth:`IdentityGraph.split`)."""
 _MEMBERS = "members:"
 _ID = "id:"
 _NOT_DIGITS = re.compile(r"[^\d]")

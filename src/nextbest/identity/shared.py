@@ -54,13 +54,10 @@ class SharedIdentifiers:
         """Note that the weak identifier ``key`` came with the strong identity of
         ``customer_id``; True when it has now been seen with more than ``limit`` customers.
         ``root`` maps a customer to the one it is apart from this identifier's own merges."""
-        seen = [root(c) for c in self._store.get(SEEN + key) or []]
-        distinct = list(dict.fromkeys(seen))
+        distinct = list(dict.fromkeys(root(c) for c in self._store.get(SEEN + key) or []))
         customer = root(customer_id)
         if customer in distinct:
-            if distinct != list(self._store.get(SEEN + key) or []):
-                self._store[SEEN + key] = distinct
-            return False
+            return False  # nothing written: a re-delivered event changes nothing
         distinct.append(customer)
         self._store[SEEN + key] = distinct
         return len(distinct) > self.limit
