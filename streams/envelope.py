@@ -6,12 +6,18 @@ On ``nextbest.customer-events``, keyed by canonical customer:
 * ``{"k": "merge", "absorbed", "survivor"}`` - to the absorbed customer's partition;
 * ``{"k": "absorb", "survivor", "profile"}`` - the absorbed profile, to the survivor's partition;
 * ``{"k": "tick", "now": ms}`` - event time passing (to every partition);
-* ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``.
+* ``{"k": "erase", "cid", "request", "requested_at", "identifiers"}``;
+* ``{"k": "split", "absorbed", "survivor"}`` - a merge undone, to the absorbed customer's
+  partition, which restores the profile its tombstone kept;
+* ``{"k": "release", "survivor", "profile"}`` - that profile, to the survivor's partition,
+  which takes out what it brought.
 
-On ``nextbest.identity-requests`` (one writer): ``{"rid", "ref"}`` to resolve a customer
-reference that changes the graph, ``{"rid", "erase": event}``, or ``{"rid", "refs": [{"ref",
-"provisional"}]}`` for first sightings a router already routed (no reply). On
-``nextbest.identity-replies``: ``{"rid", "cid", "graph": {partition: offset}}``.
+On ``nextbest.identity-requests`` (one writer): ``{"rid", "ref", "at"}`` to resolve a customer
+reference that changes the graph (``at``: the event's time, for the merge records),
+``{"rid", "erase": event}``, ``{"rid", "split": event}``, or ``{"rid", "refs": [{"ref",
+"provisional", "at"}]}`` for first sightings a router already routed (no reply). On
+``nextbest.identity-replies``: ``{"rid", "cid", "graph": {partition: offset}}``, with
+``"reason"`` when the reference resolves nobody (``cid`` None: the event is dead-lettered).
 
 ``t0`` is the Kafka timestamp of the original input message: event -> decision latency is measured
 from it.
@@ -28,6 +34,8 @@ MERGE = "merge"
 ABSORB = "absorb"
 TICK = "tick"
 ERASE = "erase"
+SPLIT = "split"
+RELEASE = "release"
 
 
 def pack(message: dict[str, Any]) -> bytes:

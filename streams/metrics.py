@@ -42,6 +42,8 @@ class WorkerMetrics:
     consumer_lag: Gauge
     decisions_already_sent: Counter
     identity_merges: Counter
+    identity_splits: Counter
+    shared_identifiers: Counter
     profiles_written: Counter
     verdicts: Counter
     outcomes: Counter
@@ -97,6 +99,16 @@ class WorkerMetrics:
             identity_merges=Counter(
                 f"{prefix}_identity_merges", "Customer profiles merged by identity linking.",
                 registry=registry,
+            ),
+            identity_splits=Counter(
+                f"{prefix}_identity_splits",
+                "Merges undone: by a split request or an identifier turning out shared.",
+                registry=registry,
+            ),
+            shared_identifiers=Counter(
+                f"{prefix}_shared_identifiers",
+                "Identifiers marked shared: seen with more customers than the limit, or named "
+                "by a split request.", registry=registry,
             ),
             profiles_written=Counter(
                 f"{prefix}_profiles_written", "Profile snapshots written to Redis.",

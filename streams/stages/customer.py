@@ -139,6 +139,18 @@ class CustomerStage(Stage):
                 await self.publish(part, partition, result, None)
         elif kind == envelope.ERASE:
             await self.on_erase(part, message)
+        elif kind == envelope.SPLIT:  # a merge undone: the absorbed customer restored
+            off = customers.split_off(message["absorbed"])
+            if off is not None:
+                await self.publish(part, partition, off.result, None)
+                await self.send_to(off.survivor, {"k": envelope.RELEASE, "survivor": off.survivor,
+                                                  "profile": off.snapshot})
+        elif kind == envelope.RELEASE:  # ...and what it brought taken out of the survivor
+            released = customers.release(message["survivor"], message["profile"])
+            if isinstance(released, Redirect):
+                await self.send_to(released.survivor, {**message, "survivor": released.survivor})
+            elif released is not None:
+                await self.publish(part, partition, released, None)
 
     async def on_event(self, part: Assigned, partition: int, message: dict[str, Any]) -> None:
         customers = part.customers

@@ -14,7 +14,10 @@ merges that provisional customer into the one the graph already knew, should ano
 have linked those identifiers first.
 
 Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition;
-an erasure as an ``erase`` message to the customer's partition.
+an erasure as an ``erase`` message to the customer's partition; a merge undone (a split request,
+or an identifier seen with more customers than ``shared_identifier_limit`` and so marked shared)
+as a ``split`` message to the absorbed customer's partition. The shared marks and the merge
+records are graph entries like the others: every replica has them, a new writer reads them back.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nextbest.errors import UnprocessableEvent
-from nextbest.identity import IdentityGraph
+from nextbest.identity import IdentityGraph, Split
 from nextbest.identity.graph import identifier_keys
+from nextbest.identity.shared import SHARED
 from nextbest.streams import envelope, kafka
 from nextbest.streams.privacy import erasure_ack_record
 from nextbest.streams.stage import Batch, Stage
@@ -116,6 +120,10 @@ class GraphReplica:
         found = self.store.get(_ID + key)
         return None if found is None else str(found)
 
+    def is_shared(self, key: str) -> bool:
+        """Whether the writer marked this identifier shared (it resolves nobody)."""
+        return SHARED + key in self.store
+
     def identifiers(self) -> Iterator[tuple[str, str]]:
         """Every identifier key and the customer it belongs to."""
         for name, customer_id in self.store.items():
@@ -170,9 +178,12 @@ class IdentityWriter(Stage):
                          pipeline.producer)
         self.pipeline = pipeline
         self.store = RecordingStore()
-        self.graph = IdentityGraph(self.store)
+        self.graph = self.graph_in(self.store)
         self.replies: list[dict[str, Any]] = []
         self.ready = False
+
+    def graph_in(self, store: RecordingStore) -> IdentityGraph:
+        return IdentityGraph(store, self.pipeline.engine.settings.shared_identifier_limit)
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
         if not partitions:
@@ -181,14 +192,14 @@ class IdentityWriter(Stage):
         # Own copy, not the replica: the writer must see its own writes at once.
         store = await read_graph(settings, settings.identity_graph_topic)
         self.store = RecordingStore(store)
-        self.graph = IdentityGraph(self.store)
+        self.graph = self.graph_in(self.store)
         self.ready = True
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         if partitions:
             self.ready = False
             self.store = RecordingStore()
-            self.graph = IdentityGraph(self.store)
+            self.graph = self.graph_in(self.store)
 
     async def process(self, batch: Batch) -> None:
         for records in batch.values():
@@ -197,29 +208,38 @@ class IdentityWriter(Stage):
                 if "refs" in request:  # first sightings a router routed already: no reply
                     for sighting in request["refs"]:
                         with contextlib.suppress(UnprocessableEvent):
-                            await self.resolve(sighting["ref"], sighting["provisional"])
+                            await self.resolve(sighting["ref"], sighting["provisional"],
+                                               int(sighting.get("at", 0)))
                     continue
+                reply: dict[str, Any] = {"rid": request["rid"], "cid": None}
                 try:
                     if "erase" in request:
                         await self.erase(request["erase"])
-                        customer_id = None
+                    elif "split" in request:
+                        await self.split(request["split"])
                     else:
-                        customer_id = await self.resolve(request["ref"])
-                except UnprocessableEvent:
-                    customer_id = None  # the router checked; only a corrupt request lands here
-                self.replies.append({"rid": request["rid"], "cid": customer_id})
+                        reply["cid"] = await self.resolve(request["ref"], None,
+                                                          int(request.get("at", 0)))
+                except UnprocessableEvent as exc:
+                    # The router checked; its replica may not have known yet that an identifier
+                    # is shared (or the request is corrupt): the router dead-letters the event.
+                    reply["reason"] = exc.reason
+                self.replies.append(reply)
         # Replies go out at once (routers hold events until then); offsets are committed on
         # the stage's interval - a replayed request changes nothing the second time.
         await self.outbox.flush()
         await self.inflight.settle()
         await self.publish_changes()
 
-    async def resolve(self, ref: dict[str, Any], provisional: str | None = None) -> str:
-        """Apply a reference to the graph. ``provisional``: the id a router already routed a
-        first sighting under; if the graph knew these identifiers meanwhile as another
-        customer, that provisional profile is merged into it."""
+    async def resolve(self, ref: dict[str, Any], provisional: str | None = None, at: int = 0
+                      ) -> str:
+        """Apply a reference to the graph (``at``: the event's time). ``provisional``: the id a
+        router already routed a first sighting under; if the graph knew these identifiers
+        meanwhile as another customer, that provisional profile is merged into it."""
         pipeline = self.pipeline
-        resolution = self.graph.resolve(ref)
+        shared_before = self.shared_among(ref)
+        resolution = self.graph.resolve(ref, at)
+        self.undone(resolution.splits, set(resolution.shared) - shared_before)
         survivor = resolution.customer_id
         merged = list(resolution.merged)
         if (provisional is not None and provisional != survivor
@@ -235,6 +255,34 @@ class IdentityWriter(Stage):
             for key in self.graph.members(survivor):
                 pipeline.serving.link(key, survivor)
         return survivor
+
+    async def split(self, event: dict[str, Any]) -> None:
+        """A split request: the merges it names undone (``IdentityGraph.split``)."""
+        ref = event.get("customer")
+        shared_before = self.shared_among(ref)
+        splits = self.graph.split(ref, int(event["event_time"]))
+        self.undone(splits, self.shared_among(ref) - shared_before)
+
+    def shared_among(self, ref: dict[str, Any] | None) -> set[str]:
+        return {key for key in identifier_keys(ref) if self.graph.shared.is_shared(key)}
+
+    def undone(self, splits: list[Split], marked: set[str]) -> None:
+        """Merges the graph undid go to the absorbed customers' partitions (``split``), which
+        restore them and take them out of their survivors; identifiers marked shared just now
+        leave the served index (they name nobody)."""
+        pipeline = self.pipeline
+        for key in marked:
+            pipeline.metrics.shared_identifiers.inc()
+            pipeline.serving.unlink(key)
+        for split in splits:
+            pipeline.metrics.identity_splits.inc()
+            self.outbox.add(
+                pipeline.settings.customer_topic, pipeline.customer_partition(split.absorbed),
+                split.absorbed.encode(), envelope.pack({"k": envelope.SPLIT,
+                                                        "absorbed": split.absorbed,
+                                                        "survivor": split.survivor}))
+            for key in split.identifiers:
+                pipeline.serving.link(key, split.absorbed)
 
     async def erase(self, event: dict[str, Any]) -> None:
         pipeline = self.pipeline

@@ -7,8 +7,10 @@ Nothing is dropped: a message is either routed (events), left to every worker's 
 An event whose identifiers all belong to one known customer is routed from the local replica of
 the identity graph at once. So is a customer seen for the first time (no identifier known): new
 ids are derived from the strongest identifier, so the router routes under the id the writer will
-record and tells the writer. Any other event - a link between identifiers, a merge, an erasure -
-asks the identity writer (see ``streams/stages/identity.py``) and waits for its reply; later
+record and tells the writer. Identifiers the writer marked shared are left out first (an event
+naming nothing else is dead-lettered as ``shared_identifier_only``). Any other event - a link
+between identifiers, a merge, an erasure or split request - asks the identity writer (see
+``streams/stages/identity.py``) and waits for its reply; later
 events of the same input partition wait behind it, so one customer's events reach their
 partition in the order they came. Offsets are committed only up to the first event still
 waiting.
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRecord, TopicPartition
 
 from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
-from nextbest.identity.graph import identifier_keys, new_customer_id
+from nextbest.identity.graph import SPLIT_REQUESTED, identifier_keys, new_customer_id
 from nextbest.streams import envelope, kafka
 from nextbest.streams.clock import Watermark
 from nextbest.streams.deadletter import send_deadletter
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity")
+IDENTITY_REQUESTS = {"erasure_requested": "erase", SPLIT_REQUESTED: "split"}
+"""Identity event kinds the writer carries out (never routed), and their request's key."""
 
 
 @dataclass(slots=True)
@@ -49,8 +53,12 @@ class Held:
     offset: int
     routed: dict[str, Any]
     customer_id: str | None = None
-    erasure: bool = False
+    request_only: bool = False
+    """An erasure or split request: the writer carries it out, nothing is routed."""
     answered: bool = False
+    record: ConsumerRecord[bytes, bytes] | None = None
+    """The input record, dead-lettered should the writer resolve nobody (``reason``)."""
+    reason: str | None = None
 
 
 class Router(Stage):
@@ -106,15 +114,24 @@ class Router(Stage):
             return True  # every worker's catalog replica applies it
         event = decoded.event
         routed = {"k": envelope.EVENT, "f": decoded.family, "e": event, "t0": record.timestamp}
-        if decoded.family == "identity" and event.get("kind") == "erasure_requested":
-            held = Held(record.offset, routed, erasure=True)
+        kind = str(event.get("kind")) if decoded.family == "identity" else ""
+        request = IDENTITY_REQUESTS.get(kind)
+        if request is not None:
+            held = Held(record.offset, routed, request_only=True)
             self.hold(tp, held)
-            await self.ask(tp, held, {"erase": event})
+            await self.ask(tp, held, {request: event})
             return True
-        keys = identifier_keys(event.get("customer"))
-        if not keys:
+        named = identifier_keys(event.get("customer"))
+        if not named:
             await self.reject(record, family, "no_customer_identifier",
                               "the event names no customer")
+            return False
+        keys = [key for key in named if not self.replica.is_shared(key)]
+        if not keys:
+            kinds = ", ".join(key.partition(":")[0] for key in named)
+            await self.reject(record, family, "shared_identifier_only",
+                              f"the event names only identifiers shared by several customers "
+                              f"({kinds})")
             return False
         customer_id = self.customer_of(keys)
         queue = self.held.get(tp)
@@ -125,10 +142,10 @@ class Router(Stage):
             if self.all_new(keys):
                 await self.route_new(routed, keys, event["customer"])
                 return True
-        held = Held(record.offset, routed, customer_id)
+        held = Held(record.offset, routed, customer_id, record=record)
         self.hold(tp, held)
         if customer_id is None:
-            await self.ask(tp, held, {"ref": event["customer"]})
+            await self.ask(tp, held, {"ref": event["customer"], "at": event["event_time"]})
         else:
             held.answered = True
         return True
@@ -173,8 +190,9 @@ class Router(Stage):
         if time.monotonic() - self._forced_tick >= interval:
             self._forced_tick = time.monotonic()
             # First sightings the replica has learnt from the writer need no entry of ours.
-            lookup = self.replica.lookup
-            self.provisional = {k: c for k, c in self.provisional.items() if lookup(k) is None}
+            lookup, shared = self.replica.lookup, self.replica.is_shared
+            self.provisional = {k: c for k, c in self.provisional.items()
+                                if lookup(k) is None and not shared(k)}
             if self.watermark.due(force=True):
                 await self.broadcast_tick(self.watermark.time)
 
@@ -192,9 +210,13 @@ class Router(Stage):
             if not head.answered:
                 return
             queue.popleft()
-            if not head.erasure:
-                assert head.customer_id is not None
+            if head.request_only:
+                continue
+            if head.customer_id is not None:
                 await self.route(head.routed, head.customer_id)
+            elif head.record is not None:
+                await self.reject(head.record, head.routed["f"], head.reason or "unresolved",
+                                  "the identity writer resolved the event to nobody")
 
     # --- identity ----------------------------------------------------------------------------
 
@@ -219,7 +241,8 @@ class Router(Stage):
         for key in keys:
             self.provisional[key] = customer_id
         await self.route(routed, customer_id)
-        self.announced.append({"ref": ref, "provisional": customer_id})
+        self.announced.append({"ref": ref, "provisional": customer_id,
+                               "at": routed["e"]["event_time"]})
 
     async def announce(self) -> None:
         """First sightings go to the writer in one request per batch (it sends no reply)."""
@@ -267,6 +290,7 @@ class Router(Stage):
                         continue  # its partition moved to another worker meanwhile
                     tp, held = found
                     held.customer_id = reply["cid"]
+                    held.reason = reply.get("reason")
                     held.answered = True
                     touched.add(tp)
                 for tp in touched:

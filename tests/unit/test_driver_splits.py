@@ -23,12 +23,17 @@ def family(run: InProcess, count: int) -> None:
                                    customer={"email": email}))
 
 
+def through_tablet(run: InProcess, count: int, at: int = DAY) -> None:
+    """The first ``count`` members each seen on the tablet."""
+    for n, email in enumerate(EMAILS[:count]):
+        run.feed("clickstream", click(at + n, "view", item_id="i1",
+                                      customer={**TABLET, "email": email}))
+
+
 def test_a_device_turning_shared_gives_every_member_their_profile_back() -> None:
     run = InProcess(Engine(policy_settings()))
     family(run, 4)
-    for n, email in enumerate(EMAILS[:3]):
-        run.feed("clickstream", click(DAY + n, "view", item_id="i1",
-                                      customer={**TABLET, "email": email}))
+    through_tablet(run, 3)
     merged = run.profiles.get(min(own(e) for e in EMAILS[:3]))
     assert merged is not None and (merged.orders, merged.revenue) == (3, 60.0)
 
@@ -51,9 +56,7 @@ def test_a_device_turning_shared_gives_every_member_their_profile_back() -> None
 def test_a_split_request_restores_two_customers_who_are_then_decided_apart() -> None:
     run = InProcess(Engine(policy_settings()))
     family(run, 2)
-    for email in EMAILS[:2]:
-        run.feed("clickstream", click(DAY, "view", item_id="i1",
-                                      customer={**TABLET, "email": email}))
+    through_tablet(run, 2)
     survivor, absorbed = sorted(own(e) for e in EMAILS[:2])
     assert run.profiles.get(survivor).orders == 2  # type: ignore[union-attr]
     # While merged, an order under the second email lands on the one profile.
@@ -87,9 +90,7 @@ def test_a_split_request_restores_two_customers_who_are_then_decided_apart() -> 
 def test_erasure_after_a_split_takes_one_customer_and_leaves_the_other() -> None:
     run = InProcess(Engine(policy_settings()))
     family(run, 2)
-    for email in EMAILS[:2]:
-        run.feed("clickstream", click(DAY, "view", item_id="i1",
-                                      customer={**TABLET, "email": email}))
+    through_tablet(run, 2)
     run.feed("identity", identity(2 * DAY, "split_requested", customer=TABLET))
     erased = run.graph.lookup(f"email:{EMAILS[1]}")
     assert erased == own(EMAILS[1])

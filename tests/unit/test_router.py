@@ -15,10 +15,11 @@ from nextbest.codec import Codec
 from nextbest.engine import Engine
 from nextbest.identity.graph import new_customer_id
 from nextbest.streams import envelope
+from nextbest.streams.deadletter import REASON
 from nextbest.streams.metrics import WorkerMetrics
 from nextbest.streams.settings import WorkerSettings
 from nextbest.streams.stages.router import Router
-from tests.events import click, support
+from tests.events import click, identity, support
 
 T0 = 1_767_225_600_000
 
@@ -41,6 +42,8 @@ class RecordingProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, int | None, bytes | None]] = []
+        self.reasons: list[bytes] = []
+        """The dead-letter reason of every message sent with one."""
 
     def _done(self) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -48,8 +51,10 @@ class RecordingProducer:
         return future
 
     async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
-                   partition: int | None = None, **_: Any) -> asyncio.Future[Any]:
+                   partition: int | None = None, headers: Any = None, **_: Any
+                   ) -> asyncio.Future[Any]:
         self.sent.append((topic, partition, value))
+        self.reasons += [v for k, v in headers or () if k == REASON]
         return self._done()
 
     def create_batch(self) -> RecordBatch:
@@ -71,11 +76,15 @@ class RecordingProducer:
 
 
 class KnownGraph:
-    def __init__(self, entries: dict[str, str]) -> None:
+    def __init__(self, entries: dict[str, str], shared: tuple[str, ...] = ()) -> None:
         self.entries = entries
+        self.shared = shared
 
     def lookup(self, key: str) -> str | None:
         return self.entries.get(key)
+
+    def is_shared(self, key: str) -> bool:
+        return key in self.shared
 
 
 @pytest.fixture
@@ -89,7 +98,7 @@ async def router() -> AsyncIterator[Router]:
         metrics=WorkerMetrics.create(CollectorRegistry()),
         customer_partition=lambda customer_id: 0,
     )
-    known = KnownGraph({"email:lisa@example.com": "nb-lisa"})
+    known = KnownGraph({"email:lisa@example.com": "nb-lisa"}, shared=("device_id:tablet",))
     router = Router(pipeline, known)  # type: ignore[arg-type]
     yield router
     await router.consumer.stop()
@@ -154,3 +163,58 @@ async def test_a_message_that_does_not_decode_is_dead_lettered(router: Router) -
     await router.process({tp: [bad]})
     (letter,) = [s for s in producer.sent if s[0] == settings.deadletter_topic]
     assert letter[2] == b"{not json"
+
+
+async def test_a_shared_identifier_is_left_out_and_alone_is_dead_lettered(router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    with_email = click(T0, "page_view", event_id="with-email",
+                       customer={"email": "lisa@example.com", "device_id": "tablet"})
+    alone = click(T0 + 1, "page_view", event_id="alone", customer={"device_id": "tablet"})
+    await router.process({tp: [record(tp, 0, "clickstream", with_email),
+                               record(tp, 1, "clickstream", alone)]})
+    await router.outbox.flush()
+
+    assert producer.routed(settings) == ["with-email"]  # by the email, without the writer
+    assert producer.requests(settings) == []
+    assert producer.reasons == [b"shared_identifier_only"]
+
+
+async def test_a_split_request_goes_to_the_writer_and_is_not_routed(router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("identity"), 0)
+    producer = router.pipeline.producer
+    split = identity(T0, "split_requested", event_id="split", customer={"device_id": "d-7"})
+    behind = identity(T0 + 1, "link", event_id="behind", customer={"email": "lisa@example.com"})
+    await router.process({tp: [record(tp, 0, "identity", split),
+                               record(tp, 1, "identity", behind)]})
+    await router.outbox.flush()
+    (request,) = producer.requests(settings)
+    assert request["split"]["event_id"] == "split"
+    assert producer.routed(settings) == []  # the link waits behind the request
+
+    _, held = router.asked[request["rid"]]
+    held.answered = True
+    await router.drain(tp)
+    await router.outbox.flush()
+    assert producer.routed(settings) == ["behind"]
+
+
+async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
+        router: Router) -> None:
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    link = click(T0, "page_view", event_id="link",
+                 customer={"email": "lisa@example.com", "device_id": "d-turned-shared"})
+    await router.process({tp: [record(tp, 0, "clickstream", link)]})
+    await router.outbox.flush()
+    (request,) = producer.requests(settings)
+    assert request["at"] == T0
+
+    _, held = router.asked[request["rid"]]
+    held.customer_id, held.reason, held.answered = None, "shared_identifier_only", True
+    await router.drain(tp)
+    assert producer.routed(settings) == []
+    assert producer.reasons == [b"shared_identifier_only"]
