@@ -21,6 +21,13 @@ from nextbest.streams.settings import DECISION_TYPES, FAMILIES, WorkerSettings
 logger = logging.getLogger(__name__)
 
 LESSON_RETENTION_MS = 7 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+ERASABLE = {"cleanup.policy": "compact", "max.compaction.lag.ms": str(DAY_MS),
+            "delete.retention.ms": str(DAY_MS)}
+"""Compacted topics that hold a customer's identifiers or state: what an erasure overwrote
+(or deleted, a tombstone keyed by the identifier) is compacted away within a day, and the
+tombstone itself a day later. Kafka's defaults let a record wait for compaction as long as
+its segment is active (up to 7 days) and keep tombstones a day."""
 STAGE_GROUPS = ("router", "identity", "customer")
 """The stages that consume in a group (``WorkerSettings.group(stage)``)."""
 
@@ -46,14 +53,14 @@ def topic_specs(settings: WorkerSettings) -> dict[str, tuple[int, dict[str, str]
     topics[settings.digest_topic] = (1, {"cleanup.policy": "compact"})
     topics[settings.identity_request_topic] = (1, {})
     topics[settings.identity_reply_topic] = (1, {"retention.ms": str(3600 * 1000)})
-    topics[settings.identity_graph_topic] = (p, {"cleanup.policy": "compact"})
+    topics[settings.identity_graph_topic] = (p, ERASABLE)
     topics[settings.customer_topic] = (p, {})
-    topics[settings.customer_state_topic] = (p, {"cleanup.policy": "compact"})
+    topics[settings.customer_state_topic] = (p, ERASABLE)
     # Lessons are needed until every worker's model checkpoint is past them (30 s); a week
     # lets a worker that was away that long catch up from its last checkpoint.
     topics[settings.lesson_topic] = (p, {"retention.ms": str(LESSON_RETENTION_MS)})
     topics[settings.checkpoint_topic] = (1, {
-        "cleanup.policy": "compact", "max.message.bytes": str(MAX_CHECKPOINT_BYTES)})
+        **ERASABLE, "max.message.bytes": str(MAX_CHECKPOINT_BYTES)})
     return topics
 
 

@@ -55,7 +55,7 @@ async def serve(settings: WorkerSettings) -> int:
     await ensure_topics(settings)
     models = restore_models(await load_checkpoint(settings))
     pipeline = create_pipeline(settings, models=models)
-    pipeline.checkpointed_events = models.events + models.shared_events if models else 0
+    pipeline.checkpointed_events = models.progress if models else 0
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -93,6 +93,17 @@ class SplitOff:
     """Its profile as it was at the merge."""
 
 
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure found of a customer on their partition."""
+
+    profile: bool
+    absorbed: list[str]
+    """Ids of the customers merged into them (their tombstones are elsewhere)."""
+    models: dict[str, int]
+    """What the models held of them, by model (``ModelSuite.forget``)."""
+
+
 class CustomerPartition:
     """The customers of one partition, their agenda and their event-time clock."""
 
@@ -170,12 +181,25 @@ class CustomerPartition:
         self._commit(result)
         return result
 
-    def erase(self, customer_id: str) -> bool:
-        """Forget a customer's profile and the models' state of them. True if a profile went."""
-        existed = self.profiles.get(customer_id) is not None
+    def erase(self, customer_id: str) -> Erased:
+        """Forget a customer's profile and what the models hold of them, under their id and
+        the ids of the customers merged into them. Those ids' tombstones may live on other
+        partitions: the caller removes them (:meth:`erase_tombstone`)."""
+        profile = self.profiles.get(customer_id)
+        absorbed = list(profile.merged_from) if profile is not None else []
         self.profiles.delete(customer_id)
-        self.engine.forget(customer_id)
-        return existed
+        models = self.engine.forget(customer_id, absorbed)
+        return Erased(profile is not None, absorbed, models)
+
+    def erase_tombstone(self, absorbed_id: str) -> bool:
+        """Remove what is left of a customer merged into an erased one: the tombstone that
+        points at the survivor and keeps the profile as it was at the merge (for a split).
+        True if there was one."""
+        profile = self.profiles.get(absorbed_id)
+        if profile is None or profile.merged_into is None:
+            return False
+        self.profiles.delete(absorbed_id)
+        return True
 
     def advance(self, now: int) -> list[StepResult]:
         """Move event time on to ``now`` and wake every customer whose moment has come."""

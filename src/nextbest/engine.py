@@ -24,6 +24,7 @@ No Kafka here. The streaming layer, replay, benchmarks and tests all drive the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -151,9 +152,10 @@ class Engine:
         self._close(result, close_due(profile, now))
         return result
 
-    def forget(self, customer_id: str) -> None:
-        """Erase what the models hold about one customer (the profile is the caller's)."""
-        self.models.forget(customer_id)
+    def forget(self, customer_id: str, absorbed: Sequence[str] = ()) -> dict[str, int]:
+        """Erase what the models hold about one customer and the customers merged into them
+        (the profile is the caller's); returns what they held, by model."""
+        return self.models.forget(customer_id, absorbed)
 
     def merge(self, survivor: CustomerProfile, absorbed: CustomerProfile) -> CustomerProfile:
         """Fold a duplicate profile into the surviving one when two identities turn out one."""

@@ -30,7 +30,7 @@ from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
 from nextbest.streams import envelope
 from nextbest.streams.deadletter import send_deadletter
-from nextbest.streams.privacy import erasure_ack_record
+from nextbest.streams.privacy import erased_stores, erasure_ack_record
 from nextbest.streams.sent_ledger import recently_sent
 from nextbest.streams.stage import Batch, Stage, StateWrite
 from nextbest.streams.state import PARTITION_KEY_PREFIX, PartitionProfiles, restore
@@ -176,10 +176,18 @@ class CustomerStage(Stage):
         """Erasure: the profile, its Redis view and the models' per-customer state go; the
         request is acknowledged on the erasure-ack topic."""
         pipeline, customer_id = self.pipeline, message["cid"]
-        part.customers.erase(customer_id)
+        if message.get("tombstone"):  # merged into an erased customer: the pointer goes too
+            if part.customers.erase_tombstone(customer_id):
+                pipeline.serving.drop_profile(customer_id)
+            return
+        erased = part.customers.erase(customer_id)
         pipeline.serving.drop_profile(customer_id)
+        for absorbed in erased.absorbed:
+            await self.send_to(absorbed, {"k": envelope.ERASE, "cid": absorbed,
+                                          "tombstone": True})
+        stores = erased_stores(message["identifiers"], erased, len(erased.absorbed))
         record = erasure_ack_record(message["request"], customer_id, message["requested_at"],
-                                    message["identifiers"])
+                                    message["identifiers"], stores)
         self.inflight.add(await pipeline.producer.send(
             pipeline.settings.erasure_ack_topic, key=customer_id.encode(),
             value=pipeline.codec.encode("erasure_ack", record),

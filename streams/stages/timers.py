@@ -99,9 +99,9 @@ def timed_jobs(pipeline: Pipeline, stages: list[Stage],
 
     async def model_checkpoint() -> None:
         models = pipeline.engine.models
-        learnt = models.events + models.shared_events
+        learnt = models.progress
         if learnt == pipeline.checkpointed_events:
-            return  # nothing learnt since the last checkpoint
+            return  # nothing learnt or erased since the last checkpoint
         if lessons is not None:
             await lessons.mark_owned_ends()
         events, data = learnt, models.checkpoint()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,14 +96,25 @@ class ModelSuite:
     """Where this suite's learning from the lesson topic stands, per partition (checkpointed
     with it, so a worker restoring the checkpoint reads on from there)."""
     watermark: int = 0
+    forgotten: dict[str, int] = field(default_factory=dict)
+    """What the last erasure took out of this suite's models, by model."""
+    erasures: int = 0
+    """Erasures carried out: the next checkpoint must be written without the customer."""
     _advanced_at: int = 0
     _lines: int = 0
     _value_cuts: dict[str, stats.Quantile] = field(default_factory=dict)
     _values_seen: int = 0
 
+    @property
+    def progress(self) -> int:
+        """How far the models have moved (events stepped here, lessons of others learnt,
+        erasures): a checkpoint is due when it changed."""
+        return self.events + self.shared_events + self.erasures
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Checkpoints from before shared learning lack its fields.
-        defaults = {"shared_events": 0, "sharing": False, "lessons": [], "lesson_offsets": {}}
+        defaults = {"shared_events": 0, "sharing": False, "lessons": [], "lesson_offsets": {},
+                    "forgotten": {}, "erasures": 0}
         self.__dict__.update({**defaults, **state, "lessons": []})
 
     def __post_init__(self) -> None:
@@ -204,19 +216,20 @@ class ModelSuite:
             topics = tuple(lesson["topics"])
             with self.cost["sentiment"].measure():
                 self.sentiment.learn(lesson["text"], lesson["rating"])
-            self.digest.add(now, lesson["text"], lesson["negative"], topics, "review")
+            self.digest.add(now, lesson["text"], lesson["negative"], topics, "review",
+                            lesson.get("c", ""))
             rating = lesson["rating"]
             spikes = tuple(self.spikes.observe(topics, rating <= 2, now)) if rating != 3 else ()
         elif kind == "message":
             topics = tuple(lesson["topics"])
-            self.digest.add(now, lesson["text"], lesson["negative"], topics, "support")
+            self.digest.add(now, lesson["text"], lesson["negative"], topics, "support",
+                            lesson.get("c", ""))
             spikes = tuple(self.spikes.observe(topics, lesson["negative"] > 0.5, now))
         elif kind == "snapshot":
             self._advance_labels(now)  # as where it was taken: labels due by then learnt first
             self._snapshot(lesson["c"], ChurnInputs(**lesson["inputs"]), now)
         elif kind == "forget":
-            self.recommender.forget(lesson["c"])
-            self.churn.forget(lesson["c"])
+            self.forgotten = self._forget([lesson["c"], *lesson.get("also", ())])
         elif kind == "outcome":
             self.offers.learn(lesson["context"], lesson["offer"], lesson["reward"])
         if origin:  # every worker sees the spike; the one whose event it was counts it
@@ -355,10 +368,25 @@ class ModelSuite:
                                    "context": dict(outcome.context), "offer": outcome.offer_id,
                                    "reward": 1.0 if taken_up else 0.0})
 
-    def forget(self, customer_id: str) -> None:
-        """Erase one customer's per-user state from every model (every worker's, when
-        sharing)."""
-        self._learn_and_share({"k": "forget", "c": customer_id, "t": self.watermark})
+    def forget(self, customer_id: str, absorbed: Sequence[str] = ()) -> dict[str, int]:
+        """Erase one customer's per-customer state from every model (every worker's, when
+        sharing), under their id and the ids of the customers merged into them (``absorbed``):
+        factorisation vectors, pending churn snapshots, their words among the digest's
+        examples. Returns what this worker's models held of them, by model."""
+        self._learn_and_share({"k": "forget", "c": customer_id, "also": list(absorbed),
+                               "t": self.watermark})
+        return self.forgotten
+
+    def _forget(self, customer_ids: list[str]) -> dict[str, int]:
+        self.erasures += 1
+        factorization = self.recommender.factorization
+        vectors = sum(1 for c in customer_ids
+                      if factorization is not None and factorization.knows(c))
+        for customer_id in customer_ids:
+            self.recommender.forget(customer_id)
+        return {"recommender": vectors,
+                "churn_snapshots": sum(self.churn.forget(c) for c in customer_ids),
+                "digest_examples": self.digest.forget(set(customer_ids))}
 
     def stats(self) -> dict[str, Any]:
         return {

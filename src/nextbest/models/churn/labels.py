@@ -128,6 +128,8 @@ class DelayedLabels:
         """Drop the customer's pending snapshots unlabelled; returns how many."""
         snaps = self._pending.pop(customer_id, [])
         self._count -= len(snaps)
+        if snaps:  # the expiry heap names them too: rebuilt without them
+            self._compact()
         return len(snaps)
 
     def _compact(self) -> None:

@@ -133,8 +133,9 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-# example: (extremity, -seq, P(negative), source, snippet); heap minimum = least extreme
-_Example = tuple[float, int, float, str, str]
+# example: (extremity, -seq, P(negative), source, snippet, customer); heap minimum = least
+# extreme; the customer (a canonical id) so that an erasure can take their words out
+_Example = tuple[float, int, float, str, str, str]
 
 
 @dataclass(slots=True)
@@ -182,7 +183,8 @@ class SentimentDigest:
         return tuple(sorted(self._weeks, key=lambda k: self._weeks[k].start_ms))
 
     def add(
-        self, time_ms: int, text: str, negative: float, topics: tuple[str, ...], source: str
+        self, time_ms: int, text: str, negative: float, topics: tuple[str, ...], source: str,
+        customer: str = "",
     ) -> None:
         """Count one scored text (``negative`` is P(negative)) in its week under its themes."""
         if source not in SOURCES:
@@ -217,7 +219,7 @@ class SentimentDigest:
             short = snippet(text)
             if not short or any(e[4] == short for e in heap):
                 continue
-            item = (extremity, -week.texts, negative, source, short)
+            item = (extremity, -week.texts, negative, source, short, customer)
             if full:
                 heapq.heapreplace(heap, item)
             else:
@@ -246,6 +248,20 @@ class SentimentDigest:
         for key in [k for k, w in self._weeks.items()
                     if w.published and w.start_ms + WEEK_MS + self.retain_ms <= now_ms]:
             self._drop(key)
+
+    def forget(self, customers: set[str]) -> int:
+        """Take the examples these customers wrote out of every week held (erasure); the
+        counts stay (they name no one). Returns how many examples went."""
+        removed = 0
+        for week in self._weeks.values():
+            for by_theme in week.examples.values():
+                for theme, heap in by_theme.items():
+                    kept = [e for e in heap if len(e) < 6 or e[5] not in customers]
+                    if len(kept) != len(heap):
+                        removed += len(heap) - len(kept)
+                        heapq.heapify(kept)
+                        by_theme[theme] = kept
+        return removed
 
     def due(self, now_ms: int) -> list[str]:
         """Weeks that ended at or before ``now_ms`` and are not yet published, oldest first.
