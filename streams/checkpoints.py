@@ -14,6 +14,7 @@ the lessons published since (the checkpoint holds where its models stood on the 
 from __future__ import annotations
 
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -27,6 +28,7 @@ MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
 """Topic ``max.message.bytes`` and the producer's and consumer's limits for one checkpoint."""
 TAIL = 32
 """Records read back from the end of the topic (compaction is lazy; the newest one wins)."""
+READ_TIMEOUT_SECONDS = 120.0
 
 
 async def load_checkpoint(settings: WorkerSettings) -> bytes | None:
@@ -45,16 +47,15 @@ async def load_checkpoint(settings: WorkerSettings) -> bytes | None:
             return None
         consumer.seek(tp, max(start, end - TAIL))
         newest: bytes | None = None
-        position = start
-        while position < end:
+        deadline = time.monotonic() + READ_TIMEOUT_SECONDS
+        while await consumer.position(tp) < end:  # not the first empty fetch: a slow broker's
+            if time.monotonic() > deadline:  # would leave an older checkpoint, or none
+                raise RuntimeError(f"the model checkpoints were not read within "
+                                   f"{READ_TIMEOUT_SECONDS:.0f} s")
             batch = await consumer.getmany(tp, timeout_ms=5_000)
-            records = batch.get(tp, [])
-            if not records:
-                break
-            for record in records:
+            for record in batch.get(tp, []):
                 if record.key == KEY and record.value is not None:
                     newest = record.value
-                position = record.offset + 1
         if newest is not None:
             logger.info("model checkpoint loaded (%d bytes)", len(newest))
         return newest

@@ -11,6 +11,7 @@ topic, and have as many partitions) and skips any decision id found there.
 from __future__ import annotations
 
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 TAIL = 20_000
 """Decisions read back per topic partition: far more than one commit interval can produce."""
+READ_TIMEOUT_SECONDS = 120.0
 
 
 async def recently_sent(settings: WorkerSettings, codec: Codec, partition: int) -> set[str]:
@@ -38,15 +40,19 @@ async def recently_sent(settings: WorkerSettings, codec: Codec, partition: int) 
             consumer.seek(tp, max(starts[tp], ends[tp] - TAIL))
         ids: set[str] = set()
         remaining = {tp for tp in tps if ends[tp] > max(starts[tp], ends[tp] - TAIL)}
+        deadline = time.monotonic() + READ_TIMEOUT_SECONDS
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
+            for records in batch.values():
                 for record in records:
                     ids.add(codec.decode_decision(record.value)["decision_id"])
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-            if not batch:
-                break
+            # Done at the end offsets, not at the first empty fetch: a slow broker's empty
+            # answer left the ledger short, and a replayed decision went out twice.
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+            if remaining and time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the sent ledger of partition {partition} was not read within "
+                    f"{READ_TIMEOUT_SECONDS:.0f} s: not stepping it rather than sending twice")
         logger.info("partition %d: %d decisions already sent", partition, len(ids))
         return ids
     finally:
