@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 
 from aiohttp import web as aioweb
 
+from nextbest.codec import Codec, RegistryUnavailable, SchemaRegistryClient
 from nextbest.models.suite import ModelSuite
 from nextbest.streams.access import CustomerDataGate
 from nextbest.streams.admin import ensure_topics
@@ -56,6 +57,7 @@ async def serve(settings: WorkerSettings) -> int:
     models = restore_models(await load_checkpoint(settings))
     pipeline = create_pipeline(settings, models=models)
     pipeline.checkpointed_events = models.progress if models else 0
+    await warm_registry(pipeline.codec)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -108,6 +110,28 @@ async def serve(settings: WorkerSettings) -> int:
     for closing in (replica.stop(), catalog.stop(), lessons.stop(), runner.cleanup()):
         await close_quietly(closing)
     return 1 if failed else 0
+
+
+async def warm_registry(codec: Codec) -> None:
+    """With an external schema registry: fetch the writer id of every family before anything
+    is routed, waiting (with backoff) while the registry is unreachable. Encoding a decision
+    then never needs the registry, so an outage later holds up only messages with schema ids
+    not seen yet (the router waits on those), and never dead-letters one."""
+    registry = codec.registry
+    if not isinstance(registry, SchemaRegistryClient):
+        return
+    delay = 0.5
+    while True:
+        try:
+            ids = await asyncio.to_thread(registry.warm)
+        except RegistryUnavailable as exc:
+            logger.warning("schema registry unavailable at start, retrying in %.1fs: %s",
+                           delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        logger.info("schema registry: writer ids %s", ids)
+        return
 
 
 async def close_quietly(closing: Awaitable[None]) -> None:
