@@ -7,9 +7,9 @@ Pure library (no Kafka import). Start with :func:`decode` / :func:`encode` (or a
 
 from __future__ import annotations
 
+from nextbest.codec.checks import OUTPUT_FAMILIES
 from nextbest.codec.codec import (
     DECISION_FAMILY,
-    OUTPUT_FAMILIES,
     Codec,
     DecodedEvent,
     decode,

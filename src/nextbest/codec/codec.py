@@ -40,8 +40,6 @@ from nextbest.codec.registry import EmbeddedRegistry, SchemaSource
 from nextbest.codec.wire import HEADER_SIZE, frame_header, read_header
 
 DECISION_FAMILY = "decision"
-OUTPUT_FAMILIES = frozenset({DECISION_FAMILY, "outcome", "erasure_ack", "sentiment_digest"})
-"""Records nextbest writes (decisions and what follows them), as opposed to input events."""
 Encoding = Literal["avro", "json"]
 Buffer = bytes | bytearray | memoryview
 Value = Buffer | str
@@ -200,8 +198,8 @@ class Codec:
             raise SchemaMismatch(
                 f"{family}: schema id {schema_id} is not a record", reason="avro_decode_error"
             )
-        check_record(family, event)
-        return DecodedEvent(family, schema_id, event, "avro")
+        # The same strict rules as for JSON: fastavro reads an Avro int of any size, for one.
+        return DecodedEvent(family, schema_id, self.normalize(family, event), "avro")
 
     def decode_decision(self, value: Value | None) -> dict[str, Any]:
         """Decode a decision message (Avro or JSON) into its record."""

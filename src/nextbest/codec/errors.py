@@ -29,7 +29,8 @@ REASONS: Final[dict[str, str]] = {
     "family_mismatch": "the event's family differs from the family of its topic",
     "schema_validation_failed": "the record does not match its Avro schema",
     "no_customer_identifier": "the customer carries no identifier at all",
-    "invalid_value": "a field violates a rule Avro cannot express (time <= 0, rating 1..5)",
+    "invalid_value": "a field violates a rule Avro cannot express (time <= 0, rating 1..5, "
+                     "an amount that is NaN or infinite)",
 }
 
 
@@ -85,7 +86,7 @@ class FamilyMismatch(CodecError):
 
 
 class ConstraintViolation(CodecError):
-    """A schema-valid event breaks a semantic rule (identifier, time, rating)."""
+    """A schema-valid event breaks a semantic rule (identifier, time, rating, finite amount)."""
 
     default_reason = "invalid_value"
 

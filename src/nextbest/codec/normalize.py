@@ -18,7 +18,15 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from nextbest.codec.primitives import LOGICAL, PRIMITIVES, FieldError, Normalizer, describe, expect
+from nextbest.codec.primitives import (
+    LOGICAL,
+    PRIMITIVES,
+    FieldError,
+    Normalizer,
+    describe,
+    expect,
+    text,
+)
 
 __all__ = ["FieldError", "Normalizer", "compile_normalizer"]
 
@@ -172,6 +180,7 @@ def _map(value_norm: Normalizer) -> Normalizer:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise expect("string map key", key)
+            text(key)
             try:
                 out[key] = value_norm(item)
             except FieldError as exc:

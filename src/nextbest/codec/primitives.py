@@ -74,6 +74,16 @@ def _floating(value: Any) -> float:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise expect("string", value)
+    return text(value)
+
+
+def text(value: str) -> str:
+    """``value`` if UTF-8 can carry it (Avro strings and JSON both are UTF-8)."""
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from bytes decoded with
+            raise FieldError("expected Unicode text, got a lone surrogate") from None  # escapes
     return value
 
 
