@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of the codec with atheris: see README.md in this folder."""
