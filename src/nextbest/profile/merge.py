@@ -74,7 +74,10 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     s.sent.update(a.sent)
     s.contacts = sorted(s.contacts + a.contacts)[-MESSAGE_CONTACTS:]
     held = {h["record"]["decision_id"] for h in s.held}
-    s.held.extend(h for h in a.held if h["record"]["decision_id"] not in held)
+    # Decisions waiting for the absorbed customer are the survivor's now: released, they go
+    # out under the survivor's id (the absorbed one only leads to a tombstone).
+    s.held.extend({**h, "record": {**h["record"], "customer_id": s.customer_id}}
+                  for h in a.held if h["record"]["decision_id"] not in held)
     open_ids = {e["id"] for e in s.exposures}
     s.exposures.extend(e for e in a.exposures if e["id"] not in open_ids)
     complaints = [t for t in (s.last_complaint_at, a.last_complaint_at) if t is not None]
