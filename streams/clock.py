@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 
 class Watermark:
@@ -17,8 +18,10 @@ class Watermark:
     MIN_INTERVAL_S = 0.2
     """Broadcast at most this often (simulated time can cross many buckets per second)."""
 
-    def __init__(self, bucket_ms: int) -> None:
+    def __init__(self, bucket_ms: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.bucket_ms = bucket_ms
+        self.clock = clock
+        """Seconds on a monotonic clock (for the minimum interval between broadcasts)."""
         self.time = 0
         self.broadcast = 0
         self._last_wall = 0.0
@@ -30,7 +33,7 @@ class Watermark:
         """True when the watermark entered a bucket not yet broadcast (and not too soon)."""
         if self.time // self.bucket_ms <= self.broadcast // self.bucket_ms:
             return False
-        now = time.monotonic()
+        now = self.clock()
         if not force and now - self._last_wall < self.MIN_INTERVAL_S:
             return False
         self._last_wall = now

@@ -31,6 +31,7 @@ from nextbest.codec import (
 from nextbest.codec.locate import SCHEMA_DIR_ENV
 from nextbest.codec.registry import parse_definition
 from nextbest.codec.wire import frame_header
+from tests.clock import ManualClock
 
 REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 PURCHASE = {
@@ -247,13 +248,16 @@ def test_client_reads_an_older_writer_schema_with_resolution(
 
 def test_client_unknown_and_foreign_ids(fake: tuple[FakeRegistry, str]) -> None:
     registry, url = fake
-    codec = Codec(SchemaRegistryClient(url))
+    clock = ManualClock()
+    codec = Codec(SchemaRegistryClient(url, negative_ttl=60.0, clock=clock))
     value = frame_header(4242) + b"\x00"
-    for _ in range(2):
+    for moment in (1000.0, 1059.9, 1060.0):
+        clock.now = moment
         with pytest.raises(CodecError) as caught:
             codec.decode(value)
         assert caught.value.reason == "unknown_schema_id"
-    assert registry.requests == [("GET", "/schemas/ids/4242")]  # the miss is remembered
+    # The miss is remembered for negative_ttl seconds, then the registry is asked again.
+    assert registry.requests == [("GET", "/schemas/ids/4242")] * 2
     foreign = {"type": "record", "name": "Payment", "namespace": "acme", "fields": []}
     foreign_id = registry.register("acme.Payment", json.dumps(foreign))
     with pytest.raises(UnknownSchemaId, match=r"acme\.Payment"):

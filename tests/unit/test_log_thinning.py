@@ -5,14 +5,7 @@ from __future__ import annotations
 import logging
 
 from nextbest.streams.logs import RepeatedLines
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 def record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
@@ -20,7 +13,7 @@ def record(name: str, msg: str, *args: object, level: int = logging.ERROR) -> lo
 
 
 def test_the_same_kind_of_line_once_per_interval_then_with_what_was_left_out() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     thinning = RepeatedLines(10.0, clock=clock)
     passed = []
     for n in range(300):
@@ -35,7 +28,7 @@ def test_the_same_kind_of_line_once_per_interval_then_with_what_was_left_out() -
 
 
 def test_kinds_are_thinned_apart_and_other_loggers_not_at_all() -> None:
-    thinning = RepeatedLines(10.0, clock=Clock())
+    thinning = RepeatedLines(10.0, clock=ManualClock(100.0))
     assert thinning.filter(record("aiokafka", "Unable connect to node with id %s", 1))
     assert thinning.filter(record("aiokafka", "Unable to update metadata from %s", [1]))
     assert not thinning.filter(record("aiokafka", "Unable connect to node with id %s", 1))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from nextbest.streams.clock import Watermark
+from tests.clock import ManualClock
 
 MIN = 60_000
 
@@ -23,9 +24,14 @@ def test_never_moves_backwards() -> None:
 
 
 def test_rate_limited_unless_forced() -> None:
-    mark = Watermark(MIN)
+    clock = ManualClock()
+    mark = Watermark(MIN, clock=clock)
     mark.advance(2 * MIN)
     assert mark.due()
     mark.advance(3 * MIN)
+    clock.now += Watermark.MIN_INTERVAL_S * 0.9
     assert not mark.due()  # within the minimum interval
     assert mark.due(force=True)  # the timer sends the held-back tick
+    mark.advance(4 * MIN)
+    clock.now += Watermark.MIN_INTERVAL_S
+    assert mark.due()  # the interval has passed

@@ -19,6 +19,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -58,6 +59,7 @@ class SchemaRegistryClient:
         timeout: float = 5.0,
         auth: tuple[str, str] | None = None,
         negative_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         parts = urlsplit(url)
         if parts.username is not None and auth is None:
@@ -69,6 +71,8 @@ class SchemaRegistryClient:
         self.auto_register = auto_register
         self.timeout = timeout
         self.negative_ttl = negative_ttl
+        self.clock = clock
+        """Seconds on a monotonic clock (for how long a miss is remembered)."""
         self._headers = {"Accept": f"{_CONTENT_TYPE}, application/json"}
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
@@ -86,14 +90,14 @@ class SchemaRegistryClient:
         if cached is not None:
             return cached
         missed_at = self._missing.get(schema_id)
-        if missed_at is not None and time.monotonic() - missed_at < self.negative_ttl:
+        if missed_at is not None and self.clock() - missed_at < self.negative_ttl:
             raise UnknownSchemaId(f"schema id {schema_id} is not in the schema registry")
         try:
             body = self._request("GET", f"/schemas/ids/{schema_id}")
         except _NotFound:
             if len(self._missing) >= _NEGATIVE_CACHE_SIZE:
                 self._missing.clear()
-            self._missing[schema_id] = time.monotonic()
+            self._missing[schema_id] = self.clock()
             raise UnknownSchemaId(f"schema id {schema_id} is not in the schema registry") from None
         registered = self._registered(schema_id, body)
         self._by_id[schema_id] = registered
