@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from nextbest.cli.worker_process import WorkerProcess
@@ -28,6 +28,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+DRAIN_S = 30.0
+"""At most this long to read what the topics held when the condition was met."""
+
+
+async def drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
+                messages: list[Any], deadline: float) -> None:
+    """Read on until every partition's position has reached its end offset in ``ends``."""
+    while time.monotonic() < deadline:
+        behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+        if not behind:
+            return
+        for records in (await consumer.getmany(*behind, timeout_ms=500)).values():
+            messages.extend(records)
+    raise AssertionError(f"could not read to the end offsets {ends} in time")
 
 
 class Harness:
@@ -96,7 +112,8 @@ class Harness:
 
     def read(self, topics: list[str], *, until: Callable[[list[Any]], bool],
              timeout: float = 60.0) -> list[Any]:
-        """All messages on ``topics`` from the beginning, once ``until(messages)`` holds."""
+        """All messages on ``topics`` from the beginning, once ``until(messages)`` holds: then
+        everything the topics held at that moment is read too (so duplicates show up)."""
         async def consume() -> list[Any]:
             consumer = AIOKafkaConsumer(
                 *topics, bootstrap_servers=self.settings.kafka_broker, group_id=None,
@@ -111,10 +128,8 @@ class Harness:
                     for records in batch.values():
                         messages.extend(records)
                     if until(messages):
-                        # Drain a little longer so duplicates would show up too.
-                        await asyncio.sleep(1.0)
-                        for records in (await consumer.getmany(timeout_ms=500)).values():
-                            messages.extend(records)
+                        ends = await consumer.end_offsets(list(consumer.assignment()))
+                        await drain(consumer, ends, messages, time.monotonic() + DRAIN_S)
                         return messages
             finally:
                 await consumer.stop()
