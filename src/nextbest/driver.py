@@ -306,7 +306,8 @@ class InProcess:
             return Fed(now=self.partition.clock)
         at = int(event["event_time"])
         if family == "identity" and event.get("kind") == SPLIT_REQUESTED:
-            splits = self.split(self.graph.split(event.get("customer"), at))
+            splits = self.split(self.graph.split(event.get("customer"), at,
+                                                 request=event.get("event_id")))
             return Fed(splits=splits, now=self.partition.clock)
         resolution = self.graph.resolve(event.get("customer"), at)
         customer_id = resolution.customer_id

@@ -260,7 +260,7 @@ class IdentityWriter(Stage):
         """A split request: the merges it names undone (``IdentityGraph.split``)."""
         ref = event.get("customer")
         shared_before = self.shared_among(ref)
-        splits = self.graph.split(ref, int(event["event_time"]))
+        splits = self.graph.split(ref, int(event["event_time"]), request=event.get("event_id"))
         self.undone(splits, self.shared_among(ref) - shared_before)
 
     def shared_among(self, ref: dict[str, Any] | None) -> set[str]:

@@ -11,7 +11,6 @@ import copy
 import re
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -101,16 +100,18 @@ def test_any_sequence_steps_and_every_decision_explains_itself(
 
 
 NEVER_SHARED = {"shared_identifier_limit": 1_000_000}
-"""Re-deliveries are checked with no identifier marked shared by count: re-sighting an
-identifier can count one person twice (test_an_identity_seen_again_is_not_counted_twice)."""
+"""Re-deliveries are checked with no identifier marked shared by count: an event re-delivered
+after one of its identifiers became shared is resolved without it, so it may land elsewhere
+(re-sighting no longer counts one person twice:
+test_an_identity_seen_again_is_not_counted_twice)."""
 
 
 @st.composite
 def redeliveries(draw: st.DrawFn) -> tuple[list[tuple[str, dict[str, Any]]], list[int]]:
     """A sequence, and for each delivery the index of the event delivered: every event once in
     order, and copies of customer events again at any later position. Without split requests:
-    re-delivered, one undoes later merges (test_a_redelivered_split_request_undoes_nothing_more)
-    and an event re-delivered after one is resolved anew (it may link again what was split)."""
+    an event re-delivered after one is resolved anew (it may link again what was split); a split
+    request re-delivered undoes nothing (test_a_redelivered_split_request_undoes_nothing_more)."""
     sequence = [(family, event) for family, event in draw(event_sequences(max_size=MAX_EVENTS))
                 if event.get("kind") != SPLIT_REQUESTED]
     order = list(range(len(sequence)))
@@ -182,12 +183,10 @@ def test_a_decision_held_for_an_absorbed_customer_goes_out_under_the_survivor() 
     assert (released.decision_type, released.customer_id) == ("service_recovery", "nb-a")
 
 
-@pytest.mark.xfail(strict=True, reason="identity: the first person seen with a known phone "
-                   "is counted again under the phone's customer")
 def test_an_identity_seen_again_is_not_counted_twice() -> None:
-    """Three people share a phone; the limit is three, yet the phone is marked shared because
-    Lisa, whose email first came with the phone, counts again on her next event (or when her
-    first event is re-delivered)."""
+    """Three people share a phone and the limit is three: Lisa, whose email first came with the
+    phone (merged into the phone's customer), counts once however often she comes back with it
+    or her first event is re-delivered."""
     graph = IdentityGraph({}, shared_limit=3)
     phone = "+44 20 7946 0018"
     graph.resolve({"phone": phone})
@@ -197,8 +196,6 @@ def test_an_identity_seen_again_is_not_counted_twice() -> None:
     assert not graph.shared.is_shared("phone:+442079460018")
 
 
-@pytest.mark.xfail(strict=True, reason="identity: split requests are carried out again when "
-                   "re-delivered (no de-duplication by event id)")
 def test_a_redelivered_split_request_undoes_nothing_more() -> None:
     loop = InProcess(Engine(policy_settings()))
     lisa, john = {"email": "lisa@example.com"}, {"email": "john@example.org"}

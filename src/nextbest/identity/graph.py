@@ -29,6 +29,8 @@ SPLIT_REQUESTED = "split_requested"
 """The identity event kind that asks for merges to be undone (:meth:`IdentityGraph.split`)."""
 _MEMBERS = "members:"
 _ID = "id:"
+_SPLIT_DONE = "split-done:"
+"""Split requests carried out, by event id (no personal data: kept for good)."""
 _NOT_DIGITS = re.compile(r"[^\d]")
 
 
@@ -161,13 +163,19 @@ class IdentityGraph:
         shared = [key for key in keys if key not in usable]
         return Resolution(survivor, new, merged, splits, shared)
 
-    def split(self, ref: dict[str, Any] | None, at: int = 0) -> list[Split]:
+    def split(self, ref: dict[str, Any] | None, at: int = 0, *,
+              request: str | None = None) -> list[Split]:
         """A split request: a weak identifier it names is declared shared (every merge it
         linked is undone); for a strong one, the merges it linked are undone, or if it linked
-        none, the merge that brought it in."""
+        none, the merge that brought it in. ``request``: the request's event id - a request
+        carried out before (re-delivered, replayed) undoes nothing more."""
         keys = identifier_keys(ref)
         if not keys:
             raise UnprocessableEvent("no_customer_identifier", "the event names no customer")
+        if request is not None:
+            if _SPLIT_DONE + request in self._store:
+                return []
+            self._store[_SPLIT_DONE + request] = at
         splits: list[Split] = []
         for key in keys:
             if self.shared.is_shared(key):
@@ -204,16 +212,28 @@ class IdentityGraph:
         strong = [key for key in usable if is_strong(key)]
         if not strong:
             return []
-        known = sorted({c for c in map(self.lookup, strong) if c is not None})
-        identity = known[0] if known else new_customer_id(strong[0])
         splits: list[Split] = []
         for key in [k for k in usable if not is_strong(k)]:
             def root(customer_id: str, key: str = key) -> str:
                 return self.history.root_apart_from(customer_id, key)
+            identity = min(self._own_customer(s, key) for s in strong)
             if self.shared.sighted(key, identity, root):
                 splits += self._mark_shared(key, at, "limit")
                 usable.remove(key)
         return splits
+
+    def _own_customer(self, strong: str, weak: str) -> str:
+        """The customer the strong identifier ``strong`` would belong to had the weak one never
+        linked anybody: the customer it came with when ``weak`` merged it into another (a
+        person first seen with a known phone is that phone's customer now, but counts as
+        themself), else the one holding it, else the one it will make."""
+        holder = self.lookup(strong)
+        if holder is None:
+            return new_customer_id(strong)
+        for record in self.history.behind(holder):
+            if record.linked_by == weak and strong in record.identifiers:
+                return record.absorbed
+        return holder
 
     def _link(self, keys: list[str], at: int) -> tuple[str, list[str], list[str]]:
         """Link ``keys``: unknown ones join the customer of the known ones, and the customers
