@@ -190,6 +190,23 @@ class Harness:
         token = self.settings.api_token
         return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
 
+    def gone(self, ref: str, *, timeout: float = 10.0) -> bool:
+        """True once the worker no longer serves ``ref`` (404) - Redis is written behind, so an
+        erasure shows there within a flush interval, not at once."""
+        deadline = time.monotonic() + timeout
+        request = urllib.request.Request(f"{self.worker.url}/customers/{ref}",
+                                         headers=self.authorization())
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(request):
+                    pass
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return True
+                raise
+            time.sleep(0.2)
+        return False
+
     def models(self, *, until: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
                url: str | None = None) -> dict[str, Any]:
         """A worker's model statistics (/models; the harness's worker unless ``url``), polled
