@@ -25,17 +25,7 @@ def refill(pipeline: Pipeline, customers: CustomerStage, graph: GraphReplica) ->
     """Queue every owned profile and identifier for the next flush; returns the profiles."""
     serving = pipeline.serving
     owned = set(customers.partitions)
-    profiles = 0
-    for part in customers.partitions.values():
-        for profile in part.profiles.every():
-            if profile.merged_into is None:
-                serving.put_profile(profile)
-                profiles += 1
-    identifiers = 0
-    for key, customer_id in graph.identifiers():
-        if pipeline.customer_partition(customer_id) in owned:
-            serving.link(key, customer_id)
-            identifiers += 1
+    profiles, identifiers = put_views(pipeline, customers, graph, owned)
     serving.forgotten = False
     # A worker's first flush to a new Redis (or a new deployment) is no news.
     level = logging.WARNING if serving.forgot_own_writes else logging.INFO
@@ -43,3 +33,27 @@ def refill(pipeline: Pipeline, customers: CustomerStage, graph: GraphReplica) ->
                "or flushed): %d profiles and %d identifiers of partitions %s written again",
                profiles, identifiers, sorted(owned))
     return profiles
+
+
+def put_views(pipeline: Pipeline, customers: CustomerStage, graph: GraphReplica,
+              partitions: set[int]) -> tuple[int, int]:
+    """Queue the profiles and identifier links of these customer partitions for the next
+    flush. Also what a worker does when it takes partitions over: the worker before it may have
+    died with views it had not written yet (a first sighting's identifier link is written once,
+    by the identity writer, and a replayed request finds the graph knowing it already)."""
+    serving = pipeline.serving
+    profiles = 0
+    for partition in partitions:
+        part = customers.partitions.get(partition)
+        if part is None:
+            continue
+        for profile in part.profiles.every():
+            if profile.merged_into is None:
+                serving.put_profile(profile)
+                profiles += 1
+    identifiers = 0
+    for key, customer_id in graph.identifiers():
+        if pipeline.customer_partition(customer_id) in partitions:
+            serving.link(key, customer_id)
+            identifiers += 1
+    return profiles, identifiers

@@ -71,6 +71,7 @@ async def serve(settings: WorkerSettings) -> int:
     await lessons.start()
     writer, customers = IdentityWriter(pipeline), CustomerStage(pipeline)
     customers.lessons = lessons
+    customers.graph = replica
     router = Router(pipeline, replica)
     stages = [writer, customers, router]
     gate = CustomerDataGate.for_settings(settings)

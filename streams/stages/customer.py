@@ -31,12 +31,14 @@ from nextbest.settings import DAY_MS
 from nextbest.streams import envelope
 from nextbest.streams.deadletter import send_deadletter
 from nextbest.streams.privacy import erased_stores, erasure_ack_record
+from nextbest.streams.refill import put_views
 from nextbest.streams.sent_ledger import recently_sent
 from nextbest.streams.stage import Batch, Stage, StateWrite
 from nextbest.streams.state import PARTITION_KEY_PREFIX, PartitionProfiles, restore
 
 if TYPE_CHECKING:
     from nextbest.streams.pipeline import Pipeline
+    from nextbest.streams.stages.identity import GraphReplica
     from nextbest.streams.stages.lessons import LessonReplica
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,9 @@ class CustomerStage(Stage):
         self.step_seconds = pipeline.metrics.step_seconds
         self.lessons: LessonReplica | None = None
         """The worker's replica of the lesson topic: told which partitions this stage steps."""
+        self.graph: GraphReplica | None = None
+        """The worker's replica of the identity graph: the identifier links of partitions
+        taken over are written to Redis again from it (``refill.put_views``)."""
 
     # --- partitions ---------------------------------------------------------------------------
 
@@ -88,6 +93,8 @@ class CustomerStage(Stage):
             self.partitions[tp.partition] = Assigned(
                 CustomerPartition(self.engine, profiles), profiles, sent,
                 budget.pot_state(tp.partition))
+        if self.graph is not None:
+            put_views(self.pipeline, self, self.graph, {tp.partition for tp in partitions})
         if self.lessons is not None:
             await self.lessons.own(tp.partition for tp in partitions)
 
