@@ -143,10 +143,17 @@ class CustomerPartition:
         self.profiles.put(tombstone)
         return handed
 
-    def absorb(self, survivor_id: str, absorbed: dict[str, Any]) -> StepResult | None:
-        """Second half of a merge, on the survivor's partition (idempotent)."""
+    def absorb(self, survivor_id: str, absorbed: dict[str, Any]
+               ) -> StepResult | Redirect | None:
+        """Second half of a merge, on the survivor's partition (idempotent). A survivor that
+        was itself merged into another customer while the profile was on its way hands it
+        on (``Redirect``): folded into its tombstone, it would be lost."""
         profile = CustomerProfile.from_dict(absorbed)
         survivor = self.profiles.get(survivor_id) or CustomerProfile(survivor_id)
+        if survivor.merged_into:
+            survivor.passed_on[profile.customer_id] = survivor.merged_into
+            self.profiles.put(survivor)
+            return Redirect(survivor.merged_into)
         if profile.customer_id in survivor.merged_from:
             return None
         result = StepResult(self.engine.merge(survivor, profile))
@@ -169,10 +176,17 @@ class CustomerPartition:
                 ) -> StepResult | Redirect | None:
         """Second half of a split, on the survivor's partition: take what the absorbed profile
         brought back out (idempotent). A survivor merged into another customer since keeps
-        the absorbed one out of its own tombstone, and the release moves on (``Redirect``)."""
+        the absorbed one out of its own tombstone, and the release moves on (``Redirect``);
+        so does one the absorbed profile only passed through (``passed_on``)."""
         profile = CustomerProfile.from_dict(absorbed)
         survivor = self.profiles.get(survivor_id)
-        if survivor is None or profile.customer_id not in survivor.merged_from:
+        if survivor is None:
+            return None
+        went_on = survivor.passed_on.pop(profile.customer_id, None)
+        if went_on is not None:  # it reached this one absorbed already and went on
+            self.profiles.put(survivor)
+            return Redirect(went_on)
+        if profile.customer_id not in survivor.merged_from:
             return None
         if survivor.merged_into:
             self.profiles.put(separate_profiles(survivor, profile))
@@ -319,6 +333,7 @@ class InProcess:
             if handed is None or absorbed is None:
                 continue
             merged = self.partition.absorb(customer_id, handed)
+            assert not isinstance(merged, Redirect)  # the live customer is nobody's tombstone
             if merged is not None:
                 fed.merges.append(Merge(absorbed, merged))
         stepped = self.partition.step(customer_id, family, event)

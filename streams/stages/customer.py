@@ -142,7 +142,9 @@ class CustomerStage(Stage):
                                               "profile": handed})
         elif kind == envelope.ABSORB:
             result = customers.absorb(message["survivor"], message["profile"])
-            if result is not None:
+            if isinstance(result, Redirect):  # the survivor was absorbed meanwhile: pass it on
+                await self.send_to(result.survivor, {**message, "survivor": result.survivor})
+            elif result is not None:
                 await self.publish(part, partition, result, None)
         elif kind == envelope.ERASE:
             await self.on_erase(part, message)

@@ -98,6 +98,9 @@ def test_event_for_an_absorbed_customer_is_redirected_to_the_survivor() -> None:
     merged = partition.absorb("nb-a", handed)
     assert merged is not None and merged.profile.orders == 2
     assert partition.absorb("nb-a", handed) is None  # idempotent
+    # A survivor absorbed itself before a profile reached it hands the profile on.
+    assert partition.merge_out("nb-a", "nb-0") is not None
+    assert partition.absorb("nb-a", {**handed, "customer_id": "nb-c"}) == Redirect("nb-0")
 
     late = click(2 * DAY, "view", item_id="i1", customer=PHONE)
     assert partition.step("nb-b", "clickstream", late) == Redirect("nb-a")

@@ -127,3 +127,31 @@ def test_split_halves_are_idempotent_and_follow_a_survivor_merged_on() -> None:
     # Splitting the middle one later does not bring nb-c's order back with it.
     later = partition.split_off("nb-b")
     assert later is not None and later.result.profile.revenue == 20.0
+
+
+def test_a_profile_reaching_a_survivor_absorbed_meanwhile_goes_on_and_splits_back() -> None:
+    # The graph merged nb-c into nb-b, then nb-b into nb-a; nb-b's own merge reached its
+    # partition before nb-c's profile did.
+    partition = CustomerPartition(Engine(policy_settings()))
+    for cid, total in (("nb-a", 10.0), ("nb-b", 20.0), ("nb-c", 40.0)):
+        partition.step(cid, "purchase", order(1, f"o-{cid}", total=total,
+                                               customer={"email": f"{cid}@x"}))
+    handed_c = partition.merge_out("nb-c", "nb-b") or {}
+    partition.absorb("nb-a", partition.merge_out("nb-b", "nb-a") or {})
+    assert partition.absorb("nb-b", handed_c) == Redirect("nb-a")
+    merged = partition.absorb("nb-a", handed_c)
+    assert merged is not None and not isinstance(merged, Redirect)
+    assert (merged.profile.revenue, merged.profile.merged_from) == (70.0, ["nb-b", "nb-c"])
+
+    # Both merges undone, nb-b's first: the release of nb-c still finds nb-c's order in nb-a.
+    off_b = partition.split_off("nb-b")
+    assert off_b is not None and off_b.result.profile.revenue == 20.0
+    partition.release(off_b.survivor, off_b.snapshot)
+    off_c = partition.split_off("nb-c")
+    assert off_c is not None and off_c.survivor == "nb-b"
+    assert partition.release("nb-b", off_c.snapshot) == Redirect("nb-a")
+    assert partition.release("nb-b", off_c.snapshot) is None  # the note is used up
+    released = partition.release("nb-a", off_c.snapshot)
+    assert released is not None and not isinstance(released, Redirect)
+    assert (released.profile.revenue, released.profile.merged_from) == (10.0, [])
+    assert partition.profiles.get("nb-b").revenue == 20.0  # type: ignore[union-attr]

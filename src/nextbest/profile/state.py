@@ -132,6 +132,9 @@ class CustomerProfile:
     recent_event_ids: list[str] = field(default_factory=list)
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
+    passed_on: dict[str, str] = field(default_factory=dict)
+    """Customers whose profiles reached this one after it was absorbed itself, and the customer
+    each went on to: where a split of theirs finds what they brought."""
 
     def decided(self, decision_id: str) -> bool:
         """Whether a decision with this id was already decided on or is waiting (held)."""
