@@ -39,6 +39,7 @@ class WorkerMetrics:
     decisions: Counter
     decision_latency: Histogram
     step_seconds: Histogram
+    engine_cpu: Counter
     consumer_lag: Gauge
     decisions_already_sent: Counter
     identity_merges: Counter
@@ -86,6 +87,12 @@ class WorkerMetrics:
             step_seconds=Histogram(
                 f"{prefix}_engine_step_seconds", "Time in the engine core per event.",
                 buckets=STEP_BUCKETS, registry=registry,
+            ),
+            engine_cpu=Counter(
+                f"{prefix}_engine_cpu_seconds",
+                "CPU time of the worker's thread in the engine (steps, wakes, merges): the rest"
+                " of the worker's CPU is the plumbing around it.",
+                registry=registry,
             ),
             consumer_lag=Gauge(
                 f"{prefix}_consumer_lag", "Messages not yet consumed, per topic partition.",

@@ -17,8 +17,9 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
@@ -47,6 +48,7 @@ BUDGET_KEY = f"{PARTITION_KEY_PREFIX}incentive-budget"
 """The partition's pot of the incentive budget, in its changelog."""
 SERIALISED_PER_SLICE = 200
 """Profiles serialised for a checkpoint between two chances for the other stages to run."""
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -72,6 +74,8 @@ class CustomerStage(Stage):
         self.partitions: dict[int, Assigned] = {}
         self._ticked = time.monotonic()
         self.step_seconds = pipeline.metrics.step_seconds
+        self.engine_seconds = 0.0
+        """CPU time in the engine since it was last counted (``nextbest_engine_cpu_seconds``)."""
         self.lessons: LessonReplica | None = None
         """The worker's replica of the lesson topic: told which partitions this stage steps."""
         self.graph: GraphReplica | None = None
@@ -123,6 +127,7 @@ class CustomerStage(Stage):
                         detail=repr(exc), stage="customer"))
                 finally:
                     self.share_lessons(tp.partition)
+        self.count_engine_cpu()
 
     async def handle(self, part: Assigned, partition: int,
                      record: ConsumerRecord[bytes, bytes]) -> None:
@@ -132,16 +137,17 @@ class CustomerStage(Stage):
         if kind == envelope.EVENT:
             await self.on_event(part, partition, message)
         elif kind == envelope.TICK:
-            await self.publish_all(part, partition, customers.advance(int(message["now"])), None)
+            await self.publish_all(part, partition,
+                                   self.in_engine(customers.advance, int(message["now"])), None)
         elif kind == envelope.MERGE:
             survivor = message["survivor"]
-            handed = customers.merge_out(message["absorbed"], survivor)
+            handed = self.in_engine(customers.merge_out, message["absorbed"], survivor)
             if handed is not None:
                 self.pipeline.serving.drop_profile(message["absorbed"])
                 await self.send_to(survivor, {"k": envelope.ABSORB, "survivor": survivor,
                                               "profile": handed})
         elif kind == envelope.ABSORB:
-            result = customers.absorb(message["survivor"], message["profile"])
+            result = self.in_engine(customers.absorb, message["survivor"], message["profile"])
             if isinstance(result, Redirect):  # the survivor was absorbed meanwhile: pass it on
                 await self.send_to(result.survivor, {**message, "survivor": result.survivor})
             elif result is not None:
@@ -149,13 +155,13 @@ class CustomerStage(Stage):
         elif kind == envelope.ERASE:
             await self.on_erase(part, message)
         elif kind == envelope.SPLIT:  # a merge undone: the absorbed customer restored
-            off = customers.split_off(message["absorbed"])
+            off = self.in_engine(customers.split_off, message["absorbed"])
             if off is not None:
                 await self.publish(part, partition, off.result, None)
                 await self.send_to(off.survivor, {"k": envelope.RELEASE, "survivor": off.survivor,
                                                   "profile": off.snapshot})
         elif kind == envelope.RELEASE:  # ...and what it brought taken out of the survivor
-            released = customers.release(message["survivor"], message["profile"])
+            released = self.in_engine(customers.release, message["survivor"], message["profile"])
             if isinstance(released, Redirect):
                 await self.send_to(released.survivor, {**message, "survivor": released.survivor})
             elif released is not None:
@@ -164,9 +170,10 @@ class CustomerStage(Stage):
     async def on_event(self, part: Assigned, partition: int, message: dict[str, Any]) -> None:
         customers = part.customers
         event = message["e"]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         stepped = customers.step(message["cid"], message["f"], event)
         self.step_seconds.observe(time.perf_counter() - started)
+        self.engine_seconds += time.thread_time() - cpu
         if isinstance(stepped, Redirect):
             # Merged into another customer while this event was on its way: pass it on.
             message["cid"] = stepped.survivor
@@ -178,8 +185,22 @@ class CustomerStage(Stage):
             self.pipeline.serving.add_event(stepped.profile.customer_id, message["f"], event)
             await self.publish(part, partition, stepped, message.get("t0"))
         # Wake whoever is due by now (also those this very step scheduled in the past).
-        await self.publish_all(part, partition, customers.advance(int(event["event_time"])),
-                               None)
+        await self.publish_all(part, partition,
+                               self.in_engine(customers.advance, int(event["event_time"])), None)
+
+    def in_engine(self, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)``, its CPU time counted as the engine's."""
+        started = time.thread_time()
+        try:
+            return call(*args)
+        finally:
+            self.engine_seconds += time.thread_time() - started
+
+    def count_engine_cpu(self) -> None:
+        """Count the engine's CPU time once per batch rather than once per event."""
+        if self.engine_seconds:
+            self.pipeline.metrics.engine_cpu.inc(self.engine_seconds)
+            self.engine_seconds = 0.0
 
     async def on_erase(self, part: Assigned, message: dict[str, Any]) -> None:
         """Erasure: the profile, its Redis view and the models' per-customer state go; the
@@ -189,7 +210,7 @@ class CustomerStage(Stage):
             if part.customers.erase_tombstone(customer_id):
                 pipeline.serving.drop_profile(customer_id)
             return
-        erased = part.customers.erase(customer_id)
+        erased = self.in_engine(part.customers.erase, customer_id)
         pipeline.serving.drop_profile(customer_id)
         for absorbed in erased.absorbed:
             await self.send_to(absorbed, {"k": envelope.ERASE, "cid": absorbed,
@@ -290,8 +311,10 @@ class CustomerStage(Stage):
         self._ticked = time.monotonic()
         now = int(time.time() * 1000)
         for partition, part in self.partitions.items():
-            await self.publish_all(part, partition, part.customers.advance(now), None)
+            await self.publish_all(part, partition, self.in_engine(part.customers.advance, now),
+                                   None)
             self.share_lessons(partition)
+        self.count_engine_cpu()
 
     async def changes(self) -> list[StateWrite]:
         topic = self.settings.customer_state_topic

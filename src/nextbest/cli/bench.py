@@ -36,6 +36,7 @@ from nextbest.streams.settings import WorkerSettings
 
 LATENCY_OBJECTIVE_MS = 200.0
 STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
+ENGINE_CPU_LINE = re.compile(r"^nextbest_engine_cpu_seconds_total ([0-9.e+]+)$", re.M)
 
 
 def _latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
@@ -110,11 +111,13 @@ async def passthrough(
             "latency": _latency_summary(latencies)}
 
 
-def _engine_steps(url: str) -> float:
-    """Events the worker's customer stage has run through the engine so far."""
+def _engine_counters(url: str) -> tuple[float, float]:
+    """Events the worker's customer stage has run through the engine so far, and the CPU
+    seconds its engine took."""
     with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
-        found = STEPS_LINE.search(response.read().decode())
-    return float(found.group(1)) if found else 0.0
+        text = response.read().decode()
+    steps, engine = STEPS_LINE.search(text), ENGINE_CPU_LINE.search(text)
+    return (float(steps.group(1)) if steps else 0.0, float(engine.group(1)) if engine else 0.0)
 
 
 def bench_traffic(seed: int, start_ms: int, probe_every: int
@@ -157,7 +160,12 @@ def with_probes(
 
 
 def _cluster_steps(urls: list[str]) -> float:
-    return sum(_engine_steps(url) for url in urls)
+    return _cluster_counters(urls)[0]
+
+
+def _cluster_counters(urls: list[str]) -> tuple[float, float]:
+    counters = [_engine_counters(url) for url in urls]
+    return sum(c[0] for c in counters), sum(c[1] for c in counters)
 
 
 def _cluster_cpu_seconds(pids: list[int]) -> float:
@@ -179,7 +187,7 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         for item in catalog:
             await publisher.send(item)
         await asyncio.sleep(2)
-        steps_before = await asyncio.to_thread(_cluster_steps, worker_urls)
+        steps_before, engine_before = await asyncio.to_thread(_cluster_counters, worker_urls)
         catalog_before = publisher.stats.by_family.get("catalog", 0)
         sent_before = publisher.stats.sent
         cpu_before = _cluster_cpu_seconds(worker_pids)
@@ -198,6 +206,7 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         await asyncio.sleep(0.25)
     elapsed = time.monotonic() - started
     cpu = _cluster_cpu_seconds(worker_pids) - cpu_before if worker_pids else None
+    engine_cpu = (await asyncio.to_thread(_cluster_counters, worker_urls))[1] - engine_before
     await asyncio.sleep(1)
     await watcher.stop()
     seen = watcher.observed
@@ -211,6 +220,8 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         "duplicate_decisions": seen.duplicates,
         "latency": _latency_summary(seen.latencies_ms),
         "worker_cpu_us_per_event": round(cpu / processed * 1e6, 1) if cpu and processed else None,
+        "engine_in_worker_us_per_event": (round(engine_cpu / processed * 1e6, 1)
+                                          if engine_cpu and processed else None),
         "traffic": {"start_ms": start_ms, "messages": sent},
     }
 
@@ -264,10 +275,14 @@ def one_rate(args: argparse.Namespace, rate: float) -> dict[str, Any]:
     p99, floor_p99 = result["latency"]["p99_ms"], floor["latency"]["p99_ms"]
     report["p99_ratio_to_passthrough"] = round(p99 / floor_p99, 2) if p99 and floor_p99 else None
     cpu = report["worker_cpu_us_per_event"] = result.pop("worker_cpu_us_per_event")
+    in_worker = report["engine_in_worker_us_per_event"] = result.pop(
+        "engine_in_worker_us_per_event")
     traffic = result.pop("traffic")
     engine = report["engine_us_per_event"] = engine_on_traffic(
         args.seed, traffic["start_ms"], args.probe_every, traffic["messages"])
     report["worker_cpu_to_engine"] = round(cpu / engine, 2) if cpu and engine else None
+    report["worker_cpu_to_engine_in_worker"] = (round(cpu / in_worker, 2)
+                                                if cpu and in_worker else None)
     return report
 
 
