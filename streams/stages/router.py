@@ -33,7 +33,7 @@ from nextbest.identity.graph import SPLIT_REQUESTED, identifier_keys, new_custom
 from nextbest.streams import envelope, kafka
 from nextbest.streams.clock import Watermark
 from nextbest.streams.deadletter import send_deadletter
-from nextbest.streams.stage import Batch, Stage
+from nextbest.streams.stage import Batch, Stage, in_time_order
 from nextbest.streams.stages.identity import GraphReplica
 
 if TYPE_CHECKING:
@@ -85,12 +85,11 @@ class Router(Stage):
 
     async def process(self, batch: Batch) -> None:
         accepted: Counter[str] = Counter()
-        for tp, records in batch.items():
+        for tp, record in in_time_order(batch):
             family = self.family_of.get(tp.topic, "unknown")
-            for record in records:
-                await self.pause()
-                if await self.take(tp, family, record):
-                    accepted[family] += 1
+            await self.pause()
+            if await self.take(tp, family, record):
+                accepted[family] += 1
         await self.announce()
         for family, count in accepted.items():
             self.pipeline.metrics.events_in.labels(family).inc(count)

@@ -105,11 +105,40 @@ async def router() -> AsyncIterator[Router]:
     await router._replies.stop()
 
 
-def record(tp: TopicPartition, offset: int, family: str, event: dict[str, Any]
-           ) -> ConsumerRecord[bytes, bytes]:
+def record(tp: TopicPartition, offset: int, family: str, event: dict[str, Any],
+           timestamp: int = T0) -> ConsumerRecord[bytes, bytes]:
     value = Codec().encode(family, event)
-    return ConsumerRecord(tp.topic, tp.partition, offset, T0, 0, b"k", value, None, 0,
+    return ConsumerRecord(tp.topic, tp.partition, offset, timestamp, 0, b"k", value, None, 0,
                           len(value), [])
+
+
+async def test_a_batch_of_several_partitions_is_routed_in_time_order(router: Router) -> None:
+    """Not one partition's run after another's: the customer partition's clock would pass a
+    cart's moment before the purchase fetched alongside it arrived."""
+    settings = router.settings
+    clicks = TopicPartition(settings.input_topic("clickstream"), 0)
+    chats = TopicPartition(settings.input_topic("support"), 2)
+    lisa = {"email": "lisa@example.com"}
+    batch = {
+        clicks: [record(clicks, 0, "clickstream", click(T0, "page_view", event_id="c0",
+                                                       customer=lisa), T0),
+                 record(clicks, 1, "clickstream", click(T0 + 30, "page_view", event_id="c1",
+                                                       customer=lisa), T0 + 30),
+                 # a producer's clock went back: still after c1, its partition's order holds
+                 record(clicks, 2, "clickstream", click(T0 + 5, "page_view", event_id="c2",
+                                                       customer=lisa), T0 + 5)],
+        chats: [record(chats, 0, "support", support(T0 + 10, "c", "hi", event_id="s0",
+                                                    customer=lisa), T0 + 10),
+                record(chats, 1, "support", support(T0 + 20, "c", "hi", event_id="s1",
+                                                    customer=lisa), T0 + 20)],
+    }
+    await router.process(batch)
+    await router.outbox.flush()
+    producer = router.pipeline.producer
+    assert producer.routed(settings) == ["c0", "s0", "s1", "c1", "c2"]
+    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    assert [m["f"] for m in routed if m["k"] == "event"] == [
+        "clickstream", "support", "support", "clickstream", "clickstream"]
 
 
 async def test_a_link_holds_the_events_behind_it_and_their_offsets(router: Router) -> None:
