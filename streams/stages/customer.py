@@ -30,6 +30,7 @@ from nextbest.engine import StepResult
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
 from nextbest.streams import envelope
+from nextbest.streams.clock import PartitionClock
 from nextbest.streams.deadletter import send_deadletter
 from nextbest.streams.privacy import erased_stores, erasure_ack_record
 from nextbest.streams.refill import put_views
@@ -48,6 +49,8 @@ BUDGET_KEY = f"{PARTITION_KEY_PREFIX}incentive-budget"
 """The partition's pot of the incentive budget, in its changelog."""
 SERIALISED_PER_SLICE = 200
 """Profiles serialised for a checkpoint between two chances for the other stages to run."""
+WALL_CLOCK = "wall-clock"
+"""The source of a live worker's wall-clock ticks among a partition's routers."""
 _T = TypeVar("_T")
 
 
@@ -61,6 +64,8 @@ class Assigned:
     """Decision ids already on the decision topics' same partition."""
     budget_written: dict[str, float] = field(default_factory=dict)
     """The partition's incentive budget pot as last written to the changelog."""
+    clock: PartitionClock = field(default_factory=lambda: PartitionClock(0.0))
+    """Event time the partition wakes its customers by (``streams/clock.py``)."""
 
 
 class CustomerStage(Stage):
@@ -96,7 +101,7 @@ class CustomerStage(Stage):
                 budget.restore_pot(tp.partition, orjson.loads(pot))
             self.partitions[tp.partition] = Assigned(
                 CustomerPartition(self.engine, profiles), profiles, sent,
-                budget.pot_state(tp.partition))
+                budget.pot_state(tp.partition), PartitionClock(settings.wake_grace_seconds))
         if self.graph is not None:
             put_views(self.pipeline, self, self.graph, {tp.partition for tp in partitions})
         if self.lessons is not None:
@@ -137,8 +142,8 @@ class CustomerStage(Stage):
         if kind == envelope.EVENT:
             await self.on_event(part, partition, message)
         elif kind == envelope.TICK:
-            await self.publish_all(part, partition,
-                                   self.in_engine(customers.advance, int(message["now"])), None)
+            part.clock.see(message.get("r", ""), int(message.get("w", message["now"])))
+            await self.wake_due(part, partition)
         elif kind == envelope.MERGE:
             survivor = message["survivor"]
             handed = self.in_engine(customers.merge_out, message["absorbed"], survivor)
@@ -185,8 +190,13 @@ class CustomerStage(Stage):
             self.pipeline.serving.add_event(stepped.profile.customer_id, message["f"], event)
             await self.publish(part, partition, stepped, message.get("t0"))
         # Wake whoever is due by now (also those this very step scheduled in the past).
+        part.clock.see(message.get("r", ""), int(message.get("w", event["event_time"])))
+        await self.wake_due(part, partition)
+
+    async def wake_due(self, part: Assigned, partition: int) -> None:
+        """Wake the partition's customers whose moment the settled event time has reached."""
         await self.publish_all(part, partition,
-                               self.in_engine(customers.advance, int(event["event_time"])), None)
+                               self.in_engine(part.customers.advance, part.clock.settle()), None)
 
     def in_engine(self, call: Callable[..., _T], *args: Any) -> _T:
         """``call(*args)``, its CPU time counted as the engine's."""
@@ -303,17 +313,19 @@ class CustomerStage(Stage):
     # --- time and checkpoints -----------------------------------------------------------------
 
     async def idle(self) -> None:
-        """Live workers also move every partition's clock with the wall clock."""
-        if not self.settings.wall_clock_ticks:
-            return
-        if time.monotonic() - self._ticked < self.settings.tick_interval_seconds:
-            return
-        self._ticked = time.monotonic()
+        """Event time seen before a quiet spell settles; live workers also move every
+        partition's clock with the wall clock."""
+        tick = (self.settings.wall_clock_ticks
+                and time.monotonic() - self._ticked >= self.settings.tick_interval_seconds)
+        if tick:
+            self._ticked = time.monotonic()
         now = int(time.time() * 1000)
         for partition, part in self.partitions.items():
-            await self.publish_all(part, partition, self.in_engine(part.customers.advance, now),
-                                   None)
-            self.share_lessons(partition)
+            if tick:
+                part.clock.see(WALL_CLOCK, now)
+            if part.clock.settle() > part.customers.clock:
+                await self.wake_due(part, partition)
+                self.share_lessons(partition)
         self.count_engine_cpu()
 
     async def changes(self) -> list[StateWrite]:

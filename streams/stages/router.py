@@ -78,6 +78,11 @@ class Router(Stage):
         self._prefix = uuid.uuid4().hex[:12]
         self._requests = 0
         self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
+        self.source = pipeline.instance[:8]
+        """This router among those feeding a customer partition (its clock goes by the
+        slowest: ``streams/clock.py``)."""
+        self._floor: int | None = None
+        self._floor_stale = False
         self._forced_tick = time.monotonic()
         self._replies = kafka.consumer(settings, group=None, quiet=True)
 
@@ -171,16 +176,30 @@ class Router(Stage):
     async def route(self, routed: dict[str, Any], customer_id: str) -> None:
         pipeline = self.pipeline
         routed["cid"] = customer_id
+        self.watermark.advance(int(routed["e"]["event_time"]))
+        routed["r"], routed["w"] = self.source, self.settled_time()
         self.outbox.add(pipeline.settings.customer_topic,
                         pipeline.customer_partition(customer_id), customer_id.encode(),
                         envelope.pack(routed))
-        self.watermark.advance(int(routed["e"]["event_time"]))
+
+    def settled_time(self) -> int:
+        """Event time before which this router has routed everything it took: the latest it
+        routed, held back to just before the oldest event still waiting for the identity
+        writer. A customer partition wakes by it (``streams/clock.py``)."""
+        if self._floor_stale:
+            heads = [int(queue[0].routed["e"]["event_time"])
+                     for queue in self.held.values() if queue]
+            self._floor = min(heads) - 1 if heads else None
+            self._floor_stale = False
+        latest = self.watermark.time
+        return latest if self._floor is None else min(latest, self._floor)
 
     async def broadcast_tick(self, now: int) -> None:
         """Event time to every customer partition, so quiet ones still sweep their agenda
         (after the events routed before it: same outbox, same order)."""
         settings = self.pipeline.settings
-        tick = envelope.pack({"k": envelope.TICK, "now": now})
+        tick = envelope.pack({"k": envelope.TICK, "now": now, "r": self.source,
+                              "w": self.settled_time()})
         for partition in range(settings.partitions):
             self.outbox.add(settings.customer_topic, partition, None, tick)
 
@@ -200,6 +219,7 @@ class Router(Stage):
         if queue is None:
             queue = self.held[tp] = deque()
         queue.append(held)
+        self._floor_stale = True
 
     async def drain(self, tp: TopicPartition) -> None:
         """Route the events at the head of ``tp``'s queue whose customer is known now."""
@@ -209,6 +229,7 @@ class Router(Stage):
             if not head.answered:
                 return
             queue.popleft()
+            self._floor_stale = True
             if head.request_only:
                 continue
             if head.customer_id is not None:
@@ -306,6 +327,7 @@ class Router(Stage):
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
             self.held.pop(tp, None)
+        self._floor_stale = True
         self.asked = {rid: (tp, h) for rid, (tp, h) in self.asked.items()
                       if tp not in partitions}
 

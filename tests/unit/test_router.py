@@ -96,7 +96,7 @@ async def router() -> AsyncIterator[Router]:
     pipeline = SimpleNamespace(
         settings=settings, codec=Codec(), engine=Engine(), producer=producer,
         metrics=WorkerMetrics.create(CollectorRegistry()),
-        customer_partition=lambda customer_id: 0,
+        customer_partition=lambda customer_id: 0, instance="router-test-instance",
     )
     known = KnownGraph({"email:lisa@example.com": "nb-lisa"}, shared=("device_id:tablet",))
     router = Router(pipeline, known)  # type: ignore[arg-type]
@@ -247,3 +247,31 @@ async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
     await router.drain(tp)
     assert producer.routed(settings) == []
     assert producer.reasons == [b"shared_identifier_only"]
+
+
+async def test_routed_events_carry_the_time_before_the_oldest_event_still_held(
+        router: Router) -> None:
+    settings = router.settings
+    clicks = TopicPartition(settings.input_topic("clickstream"), 0)
+    chats = TopicPartition(settings.input_topic("support"), 1)
+    producer = router.pipeline.producer
+    link = click(T0 + 10, "page_view", event_id="link",
+                 customer={"email": "lisa@example.com", "device_id": "d-new"})
+    later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
+    await router.process({clicks: [record(clicks, 0, "clickstream", link, T0 + 10)]})
+    await router.process({chats: [record(chats, 0, "support", later, T0 + 50)]})
+    await router.outbox.flush()
+
+    def stamped() -> dict[str, int]:
+        return {m["e"]["event_id"]: m["w"] for m in (
+            envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic)
+            if m["k"] == "event"}
+
+    # the link waits for the writer: a partition must not wake anyone at 50 before it arrives
+    assert stamped() == {"later": T0 + 9}
+    (request,) = producer.requests(settings)
+    _, held = router.asked[request["rid"]]
+    held.customer_id, held.answered = "nb-lisa", True
+    await router.drain(clicks)
+    await router.outbox.flush()
+    assert stamped() == {"later": T0 + 9, "link": T0 + 50}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from nextbest.streams.clock import Watermark
+from nextbest.streams.clock import PartitionClock, Settled, Watermark
 from tests.clock import ManualClock
 
 MIN = 60_000
@@ -35,3 +35,53 @@ def test_rate_limited_unless_forced() -> None:
     mark.advance(4 * MIN)
     clock.now += Watermark.MIN_INTERVAL_S
     assert mark.due()  # the interval has passed
+
+
+def test_settled_event_time_is_what_was_seen_a_grace_ago() -> None:
+    clock = ManualClock()
+    settled = Settled(0.25, clock=clock)
+    settled.see(10 * MIN)
+    assert settled.settle() == 0  # seen just now: events alongside may still be on their way
+    clock.now += 0.1
+    settled.see(20 * MIN)
+    settled.see(15 * MIN)  # older than the latest: changes nothing
+    clock.now += 0.15
+    assert settled.settle() == 10 * MIN
+    clock.now += 0.1
+    assert settled.settle() == 20 * MIN
+    assert settled.latest == 20 * MIN
+
+
+def test_no_grace_settles_at_once() -> None:
+    settled = Settled(0.0, clock=ManualClock())
+    settled.see(3 * MIN)
+    assert settled.settle() == 3 * MIN
+
+
+def test_a_partition_wakes_by_the_slowest_router_still_heard_from() -> None:
+    clock = ManualClock()
+    partition = PartitionClock(0.0, quiet=5.0, clock=clock)
+    partition.see("a", 10 * MIN)
+    partition.see("b", 4 * MIN)
+    assert partition.settle() == 4 * MIN  # b's events up to 10 min may still be coming
+    clock.now += 3
+    partition.see("a", 12 * MIN)
+    partition.see("b", 9 * MIN)
+    assert partition.settle() == 9 * MIN
+    clock.now += 3  # b quiet for 3 s: still counts
+    partition.see("a", 14 * MIN)
+    assert partition.settle() == 9 * MIN
+    clock.now += 3  # b quiet for 6 s: routes nothing or is gone
+    partition.see("a", 15 * MIN)
+    assert partition.settle() == 15 * MIN
+    partition.see("b", 11 * MIN)  # b back, behind: the partition's time does not go back
+    assert partition.settle() == 15 * MIN
+
+
+def test_every_router_quiet_settles_all_it_saw() -> None:
+    clock = ManualClock()
+    partition = PartitionClock(0.25, quiet=5.0, clock=clock)
+    partition.see("a", 7 * MIN)
+    assert partition.settle() == 0
+    clock.now += 6
+    assert partition.settle() == 7 * MIN
