@@ -217,17 +217,19 @@ class CustomerPartition:
 
     def advance(self, now: int) -> list[StepResult]:
         """Move event time on to ``now`` and wake every customer whose moment has come."""
+        return list(self.waking(now))
+
+    def waking(self, now: int) -> Iterator[StepResult]:
+        """``advance``, one woken customer at a time (a caller may do other work between)."""
         if now > self.clock:
             self.clock = now
-        results = []
         for customer_id in self.agenda.pop_due(self.clock):
             profile = self.profiles.get(customer_id)
             if profile is None or profile.merged_into:
                 continue
             result = self.engine.wake(profile, self.clock)
             self._commit(result)
-            results.append(result)
-        return results
+            yield result
 
     def wake_every(self, now: int) -> list[StepResult]:
         """Move event time on to ``now`` and wake every customer with a due moment, reached or

@@ -194,9 +194,16 @@ class CustomerStage(Stage):
         await self.wake_due(part, partition)
 
     async def wake_due(self, part: Assigned, partition: int) -> None:
-        """Wake the partition's customers whose moment the settled event time has reached."""
-        await self.publish_all(part, partition,
-                               self.in_engine(part.customers.advance, part.clock.settle()), None)
+        """Wake the partition's customers whose moment the settled event time has reached, one
+        at a time: many may come due at once (event time held back for an event in flight), and
+        the other stages get their turn between (``Stage.pause``)."""
+        wakes = part.customers.waking(part.clock.settle())
+        while True:
+            result = self.in_engine(next, wakes, None)
+            if result is None:
+                return
+            await self.publish(part, partition, result, None)
+            await self.pause()
 
     def in_engine(self, call: Callable[..., _T], *args: Any) -> _T:
         """``call(*args)``, its CPU time counted as the engine's."""
