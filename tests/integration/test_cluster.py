@@ -159,12 +159,21 @@ def test_three_workers_decide_what_one_decides(
         return {(d["decision_type"], d["customer_id"]) for d in made
                 if {r["code"] for r in d["reasons"]} & RULE_REASONS}
 
-    # How events of different input topics interleave is up to the consumers, so even two
-    # runs of one worker differ a little (cart reminders by up to 6%: a wake before or after
-    # the purchase that empties the cart), and decisions that read the models (a negative
-    # message from a high-value customer, the value tiers) depend on when each worker learnt
-    # the others' lessons. Decisions of a rule on one event must not differ at all.
+    def evented(made: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [d for d in made if d["decision_type"] != "cart_reminder"]
+
+    # Decisions that read the models (a negative message from a high-value customer, the value
+    # tiers) depend on when each worker learnt the others' lessons. Cart reminders are woken on
+    # event time, and this traffic (event time 144,000x the wall clock, published as a backlog)
+    # is read from the input partitions in fetches whose event times lie far apart: how many
+    # carts are woken before the purchase that empties them arrives depends on how the
+    # consumers interleave those fetches, in one worker as in three (on a quiet machine one
+    # worker sent 134 and 126, three 119; under CI's load a pair's totals, reminders
+    # included, came out 334 and 267). A wake's timing is bounded
+    # by the slowest router and a wall-clock grace (streams/clock.py), not yet by the input
+    # partitions of a router reading a backlog. Decisions of a rule on one event must not
+    # differ at all.
     assert len(ruled(one)) >= 10
     assert ruled(three) == ruled(one)
-    assert len(three) == pytest.approx(len(one), rel=0.12)
+    assert len(evented(three)) == pytest.approx(len(evented(one)), rel=0.12)
     assert all(s["learnt"]["recommender"] == learnt for s in three_stats)
