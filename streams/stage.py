@@ -54,6 +54,7 @@ def in_time_order(batch: Batch) -> Iterator[tuple[TopicPartition, ConsumerRecord
         return
     yield from heapq.merge(*runs, key=lambda item: item[1].timestamp)
 
+
 SLICE_SECONDS = 0.005
 """Longest stretch of work a stage does before it lets the other stages run (see ``pause``):
 the event loop is shared, and an event waiting behind a long batch of another stage waits
