@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from nextbest.codec.checks import check_record
+from nextbest.codec.checks import OUTPUT_FAMILIES, check_record
 from nextbest.codec.errors import (
+    ConstraintViolation,
     FamilyMismatch,
     MalformedFraming,
     SchemaMismatch,
@@ -36,6 +37,7 @@ from nextbest.codec.errors import (
 )
 from nextbest.codec.json_events import dump_json_event, parse_json_event
 from nextbest.codec.normalize import FieldError, Normalizer, compile_normalizer
+from nextbest.codec.primitives import NotFinite
 from nextbest.codec.registry import EmbeddedRegistry, SchemaSource
 from nextbest.codec.wire import HEADER_SIZE, frame_header, read_header
 
@@ -73,7 +75,8 @@ class Codec:
             latest = local.latest(family)
             self._readers[family] = latest.parsed
             logical = parse_schema(latest.definition, named_schemas={})
-            self._normalizers[family] = compile_normalizer(logical)
+            self._normalizers[family] = compile_normalizer(
+                logical, finite=family not in OUTPUT_FAMILIES)
 
     def family_from_topic(self, topic: str) -> str | None:
         """The family a topic name implies: its last dotted part naming one, else None.
@@ -97,6 +100,8 @@ class Codec:
             raise UnknownFamily(f"unknown event family {family!r}")
         try:
             event: dict[str, Any] = normalizer(record)
+        except NotFinite as exc:
+            raise ConstraintViolation(str(exc)) from None
         except FieldError as exc:
             raise SchemaMismatch(f"{family}: {exc}") from None
         check_record(family, event)

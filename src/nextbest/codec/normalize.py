@@ -19,10 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from nextbest.codec.primitives import (
+    FINITE_PRIMITIVES,
     LOGICAL,
     PRIMITIVES,
     FieldError,
     Normalizer,
+    NotFinite,
     describe,
     expect,
     text,
@@ -33,8 +35,9 @@ __all__ = ["FieldError", "Normalizer", "compile_normalizer"]
 _MISSING = object()
 
 
-def compile_normalizer(schema: Any) -> Normalizer:
-    """Compile a fastavro-parsed schema (logical types kept) into a normalizer.
+def compile_normalizer(schema: Any, *, finite: bool = False) -> Normalizer:
+    """Compile a fastavro-parsed schema (logical types kept) into a normalizer; ``finite``:
+    one whose floats and doubles refuse NaN and the infinities (``NotFinite``, with the path).
 
     >>> from fastavro import parse_schema
     >>> norm = compile_normalizer(parse_schema({"type": "record", "name": "R", "fields": [
@@ -46,33 +49,40 @@ def compile_normalizer(schema: Any) -> Normalizer:
     Traceback (most recent call last):
     ...
     nextbest.codec.primitives.FieldError: tags[1]: expected string, got int 3
+    >>> compile_normalizer(parse_schema({"type": "record", "name": "R", "fields": [
+    ...     {"name": "n", "type": "double"}]}), finite=True)({"n": float("nan")})
+    Traceback (most recent call last):
+    ...
+    nextbest.codec.primitives.NotFinite: n: must be a finite number
     """
-    return _compile(schema, {})
+    return _compile(schema, {}, FINITE_PRIMITIVES if finite else PRIMITIVES)
 
 
-def _compile(schema: Any, named: dict[str, Normalizer]) -> Normalizer:
+def _compile(schema: Any, named: dict[str, Normalizer],
+             primitives: dict[str, Normalizer]) -> Normalizer:
     if isinstance(schema, str):
-        if schema in PRIMITIVES:
-            return PRIMITIVES[schema]
+        if schema in primitives:
+            return primitives[schema]
         return lambda value: named[schema](value)  # a named type, possibly recursive
     if isinstance(schema, list):
-        return _union(schema, named)
+        return _union(schema, named, primitives)
     kind = schema["type"]
     if kind in ("record", "error"):
-        return _record(schema, named)
+        return _record(schema, named, primitives)
     if kind == "enum":
         return _enum(schema, named)
     if kind == "array":
-        return _array(_compile(schema["items"], named))
+        return _array(_compile(schema["items"], named, primitives))
     if kind == "map":
-        return _map(_compile(schema["values"], named))
+        return _map(_compile(schema["values"], named, primitives))
     if kind == "fixed":
         return _fixed(schema, named)
     logical = LOGICAL.get(schema.get("logicalType", ""))
-    return logical if logical and kind == "long" else _compile(kind, named)
+    return logical if logical and kind == "long" else _compile(kind, named, primitives)
 
 
-def _record(schema: dict[str, Any], named: dict[str, Normalizer]) -> Normalizer:
+def _record(schema: dict[str, Any], named: dict[str, Normalizer],
+            primitives: dict[str, Normalizer]) -> Normalizer:
     fields: list[tuple[str, Normalizer, Callable[[], Any] | None]] = []
     short = str(schema["name"]).rsplit(".", 1)[-1]
 
@@ -96,7 +106,7 @@ def _record(schema: dict[str, Any], named: dict[str, Normalizer]) -> Normalizer:
 
     named[schema["name"]] = norm
     for field in schema["fields"]:
-        field_norm = _compile(field["type"], named)
+        field_norm = _compile(field["type"], named, primitives)
         default = _default_factory(field_norm, field["default"]) if "default" in field else None
         fields.append((field["name"], field_norm, default))
     return norm
@@ -112,8 +122,9 @@ def _default_factory(norm: Normalizer, raw_default: Any) -> Callable[[], Any]:
     return lambda: value
 
 
-def _union(branches: list[Any], named: dict[str, Normalizer]) -> Normalizer:
-    norms = [_compile(branch, named) for branch in branches]
+def _union(branches: list[Any], named: dict[str, Normalizer],
+           primitives: dict[str, Normalizer]) -> Normalizer:
+    norms = [_compile(branch, named, primitives) for branch in branches]
     if len(branches) == 2 and "null" in branches:
         other = norms[1] if branches[0] == "null" else norms[0]
         return lambda value: None if value is None else other(value)
@@ -123,6 +134,8 @@ def _union(branches: list[Any], named: dict[str, Normalizer]) -> Normalizer:
         for branch in norms:
             try:
                 return branch(value)
+            except NotFinite:
+                raise  # a number, refused for what it is
             except FieldError as exc:
                 first = first or exc
         raise FieldError(f"matches no branch of the union ({first})")

@@ -71,6 +71,22 @@ def _floating(value: Any) -> float:
     raise expect("number", value)
 
 
+class NotFinite(FieldError):
+    """A NaN or an infinity where the record must carry a finite number (input events: the
+    engine's internal topics are JSON, which cannot carry them)."""
+
+
+def _finite(value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # false for NaN and both infinities
+            return value
+        raise NotFinite("must be a finite number")
+    if kind is int:
+        return float(value)
+    raise expect("number", value)
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise expect("string", value)
@@ -119,4 +135,6 @@ PRIMITIVES: dict[str, Normalizer] = {
     "string": _string,
     "bytes": _bytes,
 }
+FINITE_PRIMITIVES: dict[str, Normalizer] = {**PRIMITIVES, "float": _finite, "double": _finite}
+"""``PRIMITIVES`` whose float and double refuse NaN and the infinities (:class:`NotFinite`)."""
 LOGICAL: dict[str, Normalizer] = {"timestamp-millis": _timestamp_millis}
