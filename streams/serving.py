@@ -25,6 +25,19 @@ logger = logging.getLogger(__name__)
 RECENT_DECISIONS = 20
 RECENT_WITHHELD = 20
 RECENT_EVENTS = 30
+PREPEND = """
+local at = 1
+for _, key in ipairs(KEYS) do
+  local keep, count = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  redis.call('LPUSH', key, unpack(ARGV, at + 2, at + 1 + count))
+  redis.call('LTRIM', key, 0, keep - 1)
+  at = at + 2 + count
+end
+return #KEYS
+"""
+"""Entries pushed to the head of many lists, each trimmed to its length, in one command (one
+reply for a flush, where one LPUSH and one LTRIM per list cost two each): ``KEYS`` the lists,
+``ARGV`` per list its length kept, how many entries, then those entries, oldest first."""
 RECENT = {"decisions": RECENT_DECISIONS, "withheld": RECENT_WITHHELD, "events": RECENT_EVENTS}
 """The bounded lists kept per customer, newest first, and how many of each Redis keeps:
 decisions sent, decisions not sent (held out, suppressed or deferred, with the rule), and the
@@ -135,23 +148,35 @@ class ProfileServing:
         # worker knew: Redis lost what was written before.
         pipe.set(self.keys.epoch(), uuid.uuid4().hex, nx=True)
         pipe.get(self.keys.epoch())
+        # Plain values go in one MSET and deletions in one DEL (one reply each, not one per
+        # key); the deletions first, so a view erased and written again in one flush stays.
+        values: dict[str, bytes | str] = {}
+        deleted: list[str] = []
         for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
             if n % SERIALISED_PER_SLICE == 0:
                 await asyncio.sleep(0)  # the stages run between slices of serialisation
             if profile is None:
-                pipe.delete(*self.keys.customer(customer_id))
+                deleted.extend(self.keys.customer(customer_id))
             else:
-                pipe.set(self.keys.profile(customer_id), snapshot_json(profile))
-        for name, lists in recent.items():
-            for customer_id, blobs in lists.items():
-                key = self.keys.recent(name, customer_id)
-                pipe.lpush(key, *blobs)  # the newest ends at the head
-                pipe.ltrim(key, 0, RECENT[name] - 1)
+                values[self.keys.profile(customer_id)] = snapshot_json(profile)
         for key, linked in identifiers.items():
             if linked is None:
-                pipe.delete(self.keys.identifier(key))
+                deleted.append(self.keys.identifier(key))
             else:
-                pipe.set(self.keys.identifier(key), linked)
+                values[self.keys.identifier(key)] = linked
+        if deleted:
+            pipe.delete(*deleted)
+        if values:
+            pipe.mset(values)
+        keys: list[str] = []
+        args: list[bytes | int] = []
+        for name, lists in recent.items():
+            keep = RECENT[name]
+            for customer_id, blobs in lists.items():
+                keys.append(self.keys.recent(name, customer_id))
+                args += (keep, len(blobs), *blobs)
+        if keys:
+            pipe.eval(PREPEND, len(keys), *keys, *args)  # Redis keeps it compiled
         try:
             created, epoch, *_ = await pipe.execute()
         except Exception:

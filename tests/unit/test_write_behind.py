@@ -47,6 +47,21 @@ class FlakyRedis:
         return Pipeline(self)
 
 
+def prepended(redis: FlakyRedis) -> list[tuple[str, int, list[bytes]]]:
+    """The lists the write-behind's script pushed to: key, length kept, entries oldest first."""
+    pushed = []
+    for command, *args in redis.executed:
+        if command != "eval":
+            continue
+        _, count, *rest = args
+        keys, argv = rest[:count], rest[count:]
+        for key in keys:
+            keep, n = argv[0], argv[1]
+            pushed.append((key, keep, list(argv[2:2 + n])))
+            argv = argv[2 + n:]
+    return pushed
+
+
 def decision(n: int) -> dict[str, Any]:
     return {"decision_id": f"d-{n}"}
 
@@ -62,11 +77,10 @@ def test_decisions_waiting_for_redis_stay_bounded_and_the_newest_arrive() -> Non
     assert serving.pending == RECENT_DECISIONS
     redis.down = False
     asyncio.run(serving.flush())
-    (lpush,) = [c for c in redis.executed if c[0] == "lpush"]
-    assert lpush[1] == "t:decisions:c1"
-    written = [orjson.loads(blob)["decision_id"] for blob in lpush[2:]]
+    ((key, keep, blobs),) = prepended(redis)
+    assert (key, keep) == ("t:decisions:c1", RECENT_DECISIONS)
+    written = [orjson.loads(blob)["decision_id"] for blob in blobs]
     assert written == [f"d-{n}" for n in range(50 - RECENT_DECISIONS, 50)]  # oldest pushed first
-    assert ("ltrim", "t:decisions:c1", 0, RECENT_DECISIONS - 1) in redis.executed
     assert serving.pending == 0
 
 
@@ -79,7 +93,7 @@ def test_an_erased_customers_waiting_decisions_are_not_written_after_the_erasure
     asyncio.run(serving.flush())
     assert ("delete", "t:profile:c1", "t:decisions:c1", "t:withheld:c1",
             "t:events:c1") in redis.executed
-    assert [c[1] for c in redis.executed if c[0] == "lpush"] == ["t:decisions:c2"]
+    assert [key for key, _, _ in prepended(redis)] == ["t:decisions:c2"]
 
 
 def test_a_failing_job_backs_off_and_says_so_once_per_retry(
