@@ -218,8 +218,22 @@ class Router(Stage):
         queue = self.held.get(tp)
         if queue is None:
             queue = self.held[tp] = deque()
+        if not queue:
+            self._lower_floor(held)
         queue.append(held)
-        self._floor_stale = True
+
+    def _new_head(self, taken: Held, queue: deque[Held]) -> None:
+        """Keep the floor of ``settled_time`` as the heads change without a pass over every
+        queue per event: only taking the head that set it raises it."""
+        if int(taken.routed["e"]["event_time"]) - 1 == self._floor:
+            self._floor_stale = True
+        elif queue:
+            self._lower_floor(queue[0])
+
+    def _lower_floor(self, head: Held) -> None:
+        if not self._floor_stale:
+            below = int(head.routed["e"]["event_time"]) - 1
+            self._floor = below if self._floor is None else min(self._floor, below)
 
     async def drain(self, tp: TopicPartition) -> None:
         """Route the events at the head of ``tp``'s queue whose customer is known now."""
@@ -229,7 +243,7 @@ class Router(Stage):
             if not head.answered:
                 return
             queue.popleft()
-            self._floor_stale = True
+            self._new_head(head, queue)
             if head.request_only:
                 continue
             if head.customer_id is not None:

@@ -275,3 +275,32 @@ async def test_routed_events_carry_the_time_before_the_oldest_event_still_held(
     await router.drain(clicks)
     await router.outbox.flush()
     assert stamped() == {"later": T0 + 9, "link": T0 + 50}
+
+
+async def test_the_settled_floor_follows_the_oldest_head_as_events_are_held_and_taken(
+        router: Router) -> None:
+    """The floor is kept as heads change (no pass over every queue per event): after any
+    sequence of holds and drains it is the oldest head's time less one, as a full pass says."""
+    import random
+
+    from nextbest.streams.stages.router import Held
+
+    rng = random.Random(7)
+    tps = [TopicPartition("in", p) for p in range(4)]
+    router.watermark.advance(T0 + 10_000)
+
+    def full_pass() -> int:
+        heads = [int(q[0].routed["e"]["event_time"]) for q in router.held.values() if q]
+        return min([T0 + 10_000, *(h - 1 for h in heads)])
+
+    for step in range(2_000):
+        tp = rng.choice(tps)
+        if rng.random() < 0.55:
+            router.hold(tp, Held(step, {"e": {"event_time": T0 + rng.randrange(1_000)}},
+                                 request_only=True, answered=rng.random() < 0.7))
+        else:
+            queue = router.held.get(tp)
+            if queue and rng.random() < 0.5:
+                queue[0].answered = True
+            await router.drain(tp)
+        assert router.settled_time() == full_pass(), step
