@@ -61,6 +61,14 @@ class Held:
     reason: str | None = None
 
 
+ANNOUNCE_SECONDS = 0.1
+"""How long first sightings wait to be announced to the identity writer together. Nothing
+waits for an announcement (the event is routed at once), and every announcement sets off a
+chain of requests - the writer's fetch, its graph changes, every replica's fetch - so at load
+one per fetched batch cost more than the routing itself. A request that does wait for the
+writer sends the announcements before it first, and so does a checkpoint."""
+
+
 class Router(Stage):
     name = "router"
 
@@ -73,6 +81,7 @@ class Router(Stage):
         self.held: dict[TopicPartition, deque[Held]] = {}
         self.asked: dict[str, tuple[TopicPartition, Held]] = {}
         self.announced: list[dict[str, Any]] = []
+        self._announced_at = time.monotonic()
         self.provisional: dict[str, str] = {}
         """Identifier -> customer of first sightings routed before the replica has them."""
         self._prefix = uuid.uuid4().hex[:12]
@@ -95,7 +104,7 @@ class Router(Stage):
             await self.pause()
             if await self.take(tp, family, record):
                 accepted[family] += 1
-        await self.announce()
+        await self.announce(due_only=True)
         for family, count in accepted.items():
             self.pipeline.metrics.events_in.labels(family).inc(count)
         if self.watermark.due():
@@ -204,6 +213,7 @@ class Router(Stage):
             self.outbox.add(settings.customer_topic, partition, None, tick)
 
     async def idle(self) -> None:
+        await self.announce(due_only=True)
         interval = self.settings.tick_interval_seconds
         if time.monotonic() - self._forced_tick >= interval:
             self._forced_tick = time.monotonic()
@@ -278,11 +288,19 @@ class Router(Stage):
         self.announced.append({"ref": ref, "provisional": customer_id,
                                "at": routed["e"]["event_time"]})
 
-    async def announce(self) -> None:
-        """First sightings go to the writer in one request per batch (it sends no reply)."""
+    async def announce(self, *, due_only: bool = False) -> None:
+        """First sightings go to the writer together, one request every ``ANNOUNCE_SECONDS``
+        (``due_only``) or now (it sends no reply)."""
+        if due_only and time.monotonic() - self._announced_at < ANNOUNCE_SECONDS:
+            return
+        self._announced_at = time.monotonic()
         if self.announced:
             refs, self.announced = self.announced, []
             await self.ask(None, None, {"refs": refs})
+
+    async def begin_checkpoint(self) -> None:
+        await self.announce()  # committed input is announced input
+        await super().begin_checkpoint()
 
 
     async def ask(self, tp: TopicPartition | None, held: Held | None, request: dict[str, Any]

@@ -18,6 +18,7 @@ from nextbest.streams import envelope
 from nextbest.streams.deadletter import REASON
 from nextbest.streams.metrics import WorkerMetrics
 from nextbest.streams.settings import WorkerSettings
+from nextbest.streams.stages import router as router_stage
 from nextbest.streams.stages.router import Router
 from tests.events import click, identity, support
 
@@ -166,7 +167,9 @@ async def test_a_link_holds_the_events_behind_it_and_their_offsets(router: Route
     assert router.committable()[tp] == 12
 
 
-async def test_known_and_new_customers_are_routed_at_once(router: Router) -> None:
+async def test_known_and_new_customers_are_routed_at_once(
+        router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(router_stage, "ANNOUNCE_SECONDS", 3600.0)
     settings = router.settings
     tp = TopicPartition(settings.input_topic("support"), 1)
     producer = router.pipeline.producer
@@ -179,9 +182,14 @@ async def test_known_and_new_customers_are_routed_at_once(router: Router) -> Non
     routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
     new_id = new_customer_id("phone:+4917000000")
     assert [m["cid"] for m in routed if m["k"] == "event"] == ["nb-lisa", new_id]
-    (announcement,) = producer.requests(settings)  # the first sighting, told to the writer
-    assert announcement["refs"][0]["provisional"] == new_id
     assert not router.held.get(tp)
+    # the first sighting is told to the writer with the others of its interval, and at the
+    # latest before the input that holds it is committed
+    assert producer.requests(settings) == []
+    await router.begin_checkpoint()
+    await router.finish_checkpoint()
+    (announcement,) = producer.requests(settings)
+    assert announcement["refs"][0]["provisional"] == new_id
 
 
 async def test_a_message_that_does_not_decode_is_dead_lettered(router: Router) -> None:
