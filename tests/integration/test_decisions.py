@@ -143,7 +143,8 @@ def test_every_decision_type_with_its_guardrails(harness: Harness) -> None:
                             and bool(of(ls, "thank_you", loyal)))
 
     (recovery,) = of(sent, "service_recovery", lisa)
-    assert orjson.loads(recovery["payload"])["offer"]["kind"] == "discount"
+    apology = orjson.loads(recovery["payload"])
+    assert apology["ask_if_resolved"] and "offer" not in apology  # the answer decides
     assert of(sent, "service_recovery", quiet) == []  # opted out: nothing
     (escalation,) = of(sent, "escalation", john)
     assert escalation["experiment_arm"] is None  # service decisions are never held out
@@ -177,6 +178,20 @@ def test_every_decision_type_with_its_guardrails(harness: Harness) -> None:
                                       customer=hannah)])
     thanks = harness.decisions(until=lambda ds: bool(of(ds, "thank_you", hannah)))
     assert len(of(thanks, "thank_you", hannah)) == 1
+
+    # Lisa answers the apology in its conversation: satisfied with the refund, disappointed
+    # with the dress - a gesture scaled by her value follows, in the same conversation.
+    harness.publish("support", [support(t + 26 * HOUR, apology["conversation_id"],
+                                        "Happy with the refund, but disappointed with the dress.",
+                                        customer=lisa)])
+    answered = harness.decisions(until=lambda ds: len(of(ds, "service_recovery", lisa)) == 2)
+    (gesture,) = [d for d in of(answered, "service_recovery", lisa)
+                  if d["decision_id"] != recovery["decision_id"]]
+    gift = orjson.loads(gesture["payload"])
+    assert (gift["template"], gift["offer"]["kind"]) == ("apology_with_offer", "discount")
+    assert [r["code"] for r in gesture["reasons"]] == ["answer_disappointed",
+                                                       "offer_scaled_by_value"]
+    assert of(answered, "support_reply", lisa) == []  # the answer was the recovery's
 
     # A week later the attribution windows close: the treated and the holdout cart are reported.
     harness.publish("purchase", [order(t + 2 * DAY, "cart-bought", item_id="tent-1",

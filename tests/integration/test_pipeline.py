@@ -59,7 +59,7 @@ def test_defective_return_gets_service_recovery_and_profile_in_redis(harness: Ha
                                                                  customer_id)))
     (recovery,) = of_type(decisions, "service_recovery", customer_id)
     assert recovery["causing_event_id"] == ret["event_id"]
-    assert [r["code"] for r in recovery["reasons"]] == ["return_defective", "offer_scaled_by_value"]
+    assert [r["code"] for r in recovery["reasons"]] == ["return_defective", "asked_if_resolved"]
     assert view["profile"]["orders"] == 1 and view["profile"]["revenue"] == 89.0
     assert view["recent_decisions"][0]["decision_id"] == recovery["decision_id"]
     assert view["scores"]["frequency"] == 1.0

@@ -24,21 +24,15 @@ def run(engine: Engine, family: str, events: list[dict]) -> tuple[CustomerProfil
     return profile, decisions
 
 
-def test_defective_return_gets_apology_scaled_by_value(engine: Engine) -> None:
+def test_defective_return_gets_an_apology_that_asks_first(engine: Engine) -> None:
     _, decisions = run(engine, "purchase", [
         order(0, "o1", total=60.0), order(DAY, "o1", kind="return", reason="defective")])
     (recovery,) = decisions
     assert recovery.decision_type == "service_recovery"
-    # A one-order newcomer: near the base discount (the churn model's expected value adds a
-    # little), far from the maximum a loyal customer gets.
-    assert 10.0 <= recovery.payload["offer"]["percent"] <= 15.0
+    assert recovery.payload["ask_if_resolved"] and "offer" not in recovery.payload
     assert recovery.scores["expected_value"] >= 0.0
     assert recovery.causing_event_time == DAY
-
-    loyal_events = [order(i * 30 * DAY, f"o{i}", total=200.0) for i in range(14)]
-    loyal_events.append(order(400 * DAY, "o13", kind="return", reason="defective"))
-    _, loyal = run(engine, "purchase", loyal_events)
-    assert loyal[-1].payload["offer"]["percent"] == 30.0
+    # what the answer leads to, scaled by value: tests/unit/test_service_recovery.py
 
 
 def test_return_for_other_reasons_gets_nothing(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from nextbest.decisions.record import Decision
 from nextbest.engine import Engine
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import EngineSettings
+from tests import stepping
 from tests.events import DAY, MINUTE, order, support
 
 CID = "nb-john"
@@ -32,17 +33,9 @@ def engine() -> Engine:
     return Engine(EngineSettings(), policies=[EscalationPolicy(), SupportTriagePolicy()])
 
 
-def feed(
-    engine: Engine, events: list[tuple[str, dict[str, Any]]],
-    profile: CustomerProfile | None = None,
-) -> tuple[CustomerProfile, list[Decision]]:
-    decisions: list[Decision] = []
-    for family, event in events:
-        result = engine.step(profile, CID, family, event)
-        profile = result.profile
-        decisions.extend(result.decisions)
-    assert profile is not None
-    return profile, decisions
+def feed(engine: Engine, events: list[tuple[str, dict[str, Any]]],
+         profile: CustomerProfile | None = None) -> tuple[CustomerProfile, list[Decision]]:
+    return stepping.feed(engine, CID, events, profile)
 
 
 def bought(total: float = 50.0) -> tuple[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from nextbest.decisions.policies.base import Trigger, customer_summary, numeric_scores, ttl_ms
+from nextbest.decisions.policies.recovery_replies import awaited_reply
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS, EngineSettings
@@ -130,6 +131,51 @@ def handoff_reasons(
             + sentiment_reasons(profile, trigger, settings))
 
 
+def escalation(profile: CustomerProfile, trigger: Trigger, event: dict[str, Any],
+               reasons: list[Reason], settings: EngineSettings) -> Decision:
+    """The conversation of ``event`` to a person, with the whole context: the customer, their
+    identifiers, orders, the conversation so far, earlier contacts and the message's tone."""
+    observation = trigger.observation
+    now = trigger.event_time
+    conversation = profile.conversation
+    context = {
+        "tier": 3,
+        "conversation_id": event["conversation_id"],
+        "support_channel": event["channel"],
+        "order_id": event.get("order_id"),
+        "customer": customer_summary(profile, now),
+        "identifiers": profile.identifiers,
+        "recent_orders": [asdict(o) for o in profile.recent_orders],
+        "conversation": [asdict(m) for m in conversation.messages] if conversation else [],
+        "previous_contacts": profile.support_contacts[:-1],
+        "sentiment": (
+            {"negative": round(observation.sentiment.negative, 3),
+             "topics": list(observation.topics)}
+            if observation is not None and observation.sentiment is not None else None
+        ),
+    }
+    return Decision.create(
+        decision_type="escalation",
+        customer_id=profile.customer_id,
+        trigger=event["conversation_id"],
+        action="route_to_agent",
+        channel="support_desk",
+        payload=context,
+        reasons=tuple(reasons),
+        causing_event_id=trigger.event_id,
+        causing_event_time=now,
+        decided_at=now,
+        ttl_ms=ttl_ms(settings),
+        scores={
+            "lifetime_value": round(profile.revenue, 2),
+            **({"negative_sentiment": round(observation.sentiment.negative, 4)}
+               if observation is not None and observation.sentiment is not None
+               else {}),
+            **numeric_scores(profile, ("churn_risk", "expected_value")),
+        },
+    )
+
+
 class EscalationPolicy:
     name = "escalation"
 
@@ -137,52 +183,12 @@ class EscalationPolicy:
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:
         event = customer_message(trigger)
-        if event is None:
-            return []
+        if event is None or awaited_reply(profile, trigger) is not None:
+            return []  # an answer to a recovery apology is the recovery policy's
         reasons = handoff_reasons(profile, trigger, settings)
         if not reasons:
             return []
-        observation = trigger.observation
-        now = trigger.event_time
-        conversation = profile.conversation
-        context = {
-            "tier": 3,
-            "conversation_id": event["conversation_id"],
-            "support_channel": event["channel"],
-            "order_id": event.get("order_id"),
-            "customer": customer_summary(profile, now),
-            "identifiers": profile.identifiers,
-            "recent_orders": [asdict(o) for o in profile.recent_orders],
-            "conversation": [asdict(m) for m in conversation.messages] if conversation else [],
-            "previous_contacts": profile.support_contacts[:-1],
-            "sentiment": (
-                {"negative": round(observation.sentiment.negative, 3),
-                 "topics": list(observation.topics)}
-                if observation is not None and observation.sentiment is not None else None
-            ),
-        }
-        return [
-            Decision.create(
-                decision_type="escalation",
-                customer_id=profile.customer_id,
-                trigger=event["conversation_id"],
-                action="route_to_agent",
-                channel="support_desk",
-                payload=context,
-                reasons=tuple(reasons),
-                causing_event_id=trigger.event_id,
-                causing_event_time=now,
-                decided_at=now,
-                ttl_ms=ttl_ms(settings),
-                scores={
-                    "lifetime_value": round(profile.revenue, 2),
-                    **({"negative_sentiment": round(observation.sentiment.negative, 4)}
-                       if observation is not None and observation.sentiment is not None
-                       else {}),
-                    **numeric_scores(profile, ("churn_risk", "expected_value")),
-                },
-            )
-        ]
+        return [escalation(profile, trigger, event, reasons, settings)]
 
     def wake(
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings

@@ -20,6 +20,7 @@ from nextbest.decisions.policies.escalation import (
     handoff_reasons,
     previous_contact,
 )
+from nextbest.decisions.policies.recovery_replies import awaited_reply
 from nextbest.decisions.record import Decision, Reason
 from nextbest.profile.state import Conversation, CustomerProfile, OrderSummary
 from nextbest.settings import DAY_MS, EngineSettings
@@ -238,8 +239,9 @@ class SupportTriagePolicy:
         self, profile: CustomerProfile, trigger: Trigger, settings: EngineSettings
     ) -> list[Decision]:
         event = customer_message(trigger)
-        if event is None or not (event.get("text") or "").strip():
-            return []
+        if (event is None or not (event.get("text") or "").strip()
+                or awaited_reply(profile, trigger) is not None):
+            return []  # an answer to a recovery apology is the recovery policy's
         conversation_id = event["conversation_id"]
         escalated = Decision.make_id("escalation", profile.customer_id, conversation_id)
         if escalated in profile.sent or handoff_reasons(profile, trigger, settings):
