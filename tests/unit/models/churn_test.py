@@ -20,7 +20,7 @@ from nextbest.models.churn import (
     extract,
 )
 from nextbest.models.churn.features import DAY_MS, Standardiser, usual_gap_days
-from nextbest.models.churn.value import Forecast
+from nextbest.models.churn.value import COUNT_CLIP, Forecast, ValueModel, segment
 
 DAY = DAY_MS
 
@@ -189,6 +189,30 @@ def test_forecast_extrapolates_half_on_half() -> None:
     assert f.orders(90.0) == pytest.approx(1.75)
     assert f.days_to_next() == pytest.approx(30.0)
     assert Forecast(first_half=0.2, ratio=0.5, half_days=30.0).days_to_next() is None
+
+
+def test_heavy_buyers_decay_by_their_own_segment() -> None:
+    value = ValueModel(90.0)
+    for _ in range(400):  # one-time buyers fade: 1 purchase early, none late
+        value.learn({}, purchases=1, early=1, orders=1)
+    for _ in range(400):  # regulars keep buying: as many late as early
+        value.learn({}, purchases=4, early=2, orders=9)
+    assert value.segment_ratio(1) < value.half_ratio < value.segment_ratio(9)
+    assert value.segment_ratio(9) == pytest.approx(1.0, abs=0.05)
+    assert value.forecast({}, 1.0, orders=9).orders(270.0) > value.forecast(
+        {}, 1.0, orders=1).orders(270.0)
+
+
+def test_a_checkpoint_from_before_the_segments_restores_and_learns() -> None:
+    value = ValueModel(90.0)
+    value.learn({}, purchases=2, early=1)
+    old = pickle.loads(pickle.dumps(value))
+    del old.__dict__["segment_early"], old.__dict__["segment_late"]
+    old.model.clip = 5.0
+    restored = pickle.loads(pickle.dumps(old))
+    restored.learn({}, purchases=3, early=2, orders=4)
+    assert restored.segment_early[segment(4)] == 2.0
+    assert restored.model.clip == COUNT_CLIP
 
 
 def test_pickle_round_trip_gives_identical_scores(trained: ChurnModel) -> None:

@@ -104,7 +104,7 @@ class ChurnModel:
         x = extract(inputs, now_ms, self.prior_gap_days, base)
         z = self.standardiser.transform(x)
         risk = self.classifier.predict(z, self._prior_risk(base))
-        forecast = self.value.forecast(z, self._prior_count(base))
+        forecast = self.value.forecast(z, self._prior_count(base), base.orders)
         days = horizon_days or self.value_horizon_days
         orders = forecast.orders(days)
         order_value = self.value.order_value(base.orders, base.order_value)
@@ -179,7 +179,8 @@ class ChurnModel:
             self.classifier.learn(z, outcome.lapsed, snap.risk if snap.warm else None)
             self.resolved.append((snap.risk, outcome.lapsed))
             expected = snap.expected if snap.warm else None
-            self.value.learn(z, snap.purchases, snap.early_purchases, expected)
+            orders = round(math.expm1(x["log_orders"]))
+            self.value.learn(z, snap.purchases, snap.early_purchases, expected, orders)
 
     def _prior_count(self, base: Baseline) -> float:
         """Rule of thumb before learning: purchases in H at rate 1 / (usual gap + recency)."""
