@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 
 from nextbest.cli import deadletter_commands
 from nextbest.streams.settings import WorkerSettings
@@ -44,9 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--events", type=int, default=20_000, help="events for --engine")
 
     replay = commands.add_parser(
-        "replay", help="replay a real dataset through the models, next to anchor methods"
-    )
-    replay.add_argument("dataset", choices=["movielens", "cdnow", "reviews", "all"])
+        "replay", help="replay a real dataset through the models, next to anchor methods; "
+                       "or recorded events through identity, the engine and the wakes")
+    replay.add_argument("dataset", choices=["movielens", "cdnow", "reviews", "all", "events"])
+    replay.add_argument("file", nargs="?", type=Path,
+                        help="events: JSON events, one per line")
+    replay.add_argument("--topics", action="store_true",
+                        help="events: read the input topics from their beginning instead")
+    replay.add_argument("--out", type=Path,
+                        help="events: write the decision log here (default: stdout)")
     replay.add_argument("--seed", type=int, default=7)
     replay.add_argument("--json", action="store_true", help="print one JSON object per dataset")
 
@@ -187,6 +194,11 @@ def _replay(args: argparse.Namespace) -> int:
     import orjson
 
     from nextbest.replay import DATASETS, run_replay
+
+    if args.dataset == "events":
+        from nextbest.cli.replay_events import replay_events
+
+        return replay_events(args.file, topics=args.topics, out=args.out)
 
     names = sorted(DATASETS) if args.dataset == "all" else [args.dataset]
     for name in names:

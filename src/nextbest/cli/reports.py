@@ -5,26 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from nextbest.codec import Codec
 from nextbest.experiments import render, uplift
 from nextbest.models.sentiment import render_digest
+from nextbest.streams import kafka
 from nextbest.streams.kafka import read_to_end
 from nextbest.streams.settings import WorkerSettings
 
 
 async def read_topic(settings: WorkerSettings, topic: str) -> list[bytes]:
-    """Every value on ``topic``, from the beginning to the end as of now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_broker,
-                                enable_auto_commit=False, group_id=None)
+    """Every value on ``topic``, from the beginning to the end as of now (none if the topic
+    does not exist)."""
+    consumer = kafka.consumer(settings, group=None)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # The consumer's own metadata covers only its subscriptions: ask the cluster.
+        metadata = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p)
+               for p in sorted(metadata.partitions_for_topic(topic) or ())]
         if not tps:
             return []
         consumer.assign(tps)
