@@ -43,19 +43,19 @@ class Guardrails:
     """Consent, complaint suppression, stock and repetition, behavioural delay, quiet hours,
     frequency caps, incentive budget, then the experiment arm.
 
-    ``in_stock`` tells whether an item may be shown (the models' catalog); ``budget`` is the
-    worker's incentive spend.
+    ``in_stock`` tells whether an item may be shown at an event time (the models' catalog);
+    ``budget`` is the worker's incentive spend.
     """
 
     def __init__(
         self,
         settings: EngineSettings,
         *,
-        in_stock: Callable[[str], bool] | None = None,
+        in_stock: Callable[[str, int], bool] | None = None,
         budget: IncentiveBudget | None = None,
     ) -> None:
         self.settings = settings
-        self.in_stock = in_stock or (lambda item: True)
+        self.in_stock = in_stock or (lambda item, at: True)
         self.budget = budget if budget is not None else IncentiveBudget()
 
     def review(self, profile: CustomerProfile, decision: Decision, now: int) -> Verdict:
@@ -71,7 +71,7 @@ class Guardrails:
         if marketing and _complained_recently(profile, now, s):
             return _stop(decision, "after_complaint",
                          f"The customer complained within {s.complaint_suppression_days:g} days.")
-        decision, emptied = self._drop_unshowable_items(profile, decision)
+        decision, emptied = self._drop_unshowable_items(profile, decision, now)
         if emptied:
             return _stop(decision, "out_of_stock",
                          "Every item it would show is out of stock or was shown "
@@ -110,22 +110,23 @@ class Guardrails:
         return Verdict(SENT, decision)
 
     def _drop_unshowable_items(
-        self, profile: CustomerProfile, decision: Decision
+        self, profile: CustomerProfile, decision: Decision, now: int
     ) -> tuple[Decision, bool]:
-        """Remove out-of-stock and over-shown items; True if nothing worth sending is left."""
+        """Remove items out of stock at ``now`` and over-shown ones; True if nothing worth
+        sending is left."""
         payload = decision.payload
         limit = self.settings.max_item_shows
         changed: dict[str, Any] = {}
         recommendations = payload.get("recommendations")
         if recommendations:
-            kept = [r for r in recommendations if self.in_stock(r["item_id"])
+            kept = [r for r in recommendations if self.in_stock(r["item_id"], now)
                     and profile.shown.get(r["item_id"], 0) < limit]
             if len(kept) != len(recommendations):
                 changed["recommendations"] = kept
         items = payload.get("items")
         only_items = decision.decision_type == "cart_reminder"
         if only_items and items:
-            kept_items = [i for i in items if self.in_stock(i["item_id"])]
+            kept_items = [i for i in items if self.in_stock(i["item_id"], now)]
             if len(kept_items) != len(items):
                 changed["items"] = kept_items
             if not kept_items:

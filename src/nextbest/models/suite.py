@@ -274,6 +274,7 @@ class ModelSuite:
         self.recommender.upsert_item(
             item["item_id"], category=item.get("category"), tags=item.get("tags") or (),
             price=item.get("price"), in_stock=stock is None or stock > 0,
+            at=item.get("event_time"),
         )
 
     def _count(self, spikes: tuple[SentimentSpike, ...]) -> None:
@@ -349,11 +350,12 @@ class ModelSuite:
         return self.recommender.recommend(profile.customer_id, k, history=history,
                                           shown=profile.shown)
 
-    def in_stock(self, item_id: str) -> bool:
-        """Whether an item may be shown: known (from the catalog every worker reads whole, or
-        from an event) and not out of stock. An item never seen is not assumed to be there."""
+    def in_stock(self, item_id: str, at: int | None = None) -> bool:
+        """Whether an item may be shown (at event time ``at``): known (from the catalog every
+        worker reads whole, or from an event) and not out of stock. An item never seen is not
+        assumed to be there."""
         catalog = self.recommender.catalog
-        return item_id in catalog.items and catalog.in_stock(item_id)
+        return item_id in catalog.items and catalog.in_stock(item_id, at)
 
     def learn_outcome(self, outcome: Outcome) -> None:
         """A closed attribution window: the reward of the offer that was made, if any.

@@ -14,6 +14,7 @@ state: it is rebuilt from the descriptions after unpickling and never stored.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+STOCK_CHANGES_KEPT = 8
+"""Changes of stock remembered per item (older moments are answered by the oldest kept)."""
 
 
 def price_band(price: float | None) -> int | None:
@@ -52,24 +56,48 @@ class Catalog:
         self.items: dict[str, Item] = {}
         self.features: dict[str, dict[str, float]] = {}
         self.out_of_stock: set[str] = set()
+        self.stock_changes: dict[str, list[tuple[int, bool, bool]]] = {}
+        """Per item, its last ``STOCK_CHANGES_KEPT`` changes of stock in event time: (when,
+        in stock after, in stock before), so a decision asks about stock as it was at its own
+        moment, however early the catalog was read (a worker reading a backlog reads the
+        catalog ahead of the customers' events)."""
         self._reset_mirror()
 
     def upsert(self, item_id: str, *, category: str | None = None, tags: Iterable[str] = (),
-               price: float | None = None, in_stock: bool = True) -> Item:
-        """Add or replace an item (a catalog event is the whole current state of the item)."""
+               price: float | None = None, in_stock: bool = True, at: int | None = None
+               ) -> Item:
+        """Add or replace an item (a catalog event is the whole current state of the item),
+        ``at`` its event time."""
         item = Item(item_id, category, tuple(dict.fromkeys(tags)), price, in_stock)
         self.items[item_id] = item
         self.features[item_id] = described = self._describe(item)
         self._mirror(item_id, described)
+        before = item_id not in self.out_of_stock
         if in_stock:
             self.out_of_stock.discard(item_id)
         else:
             self.out_of_stock.add(item_id)
+        if at is not None and before != in_stock:
+            changes = self.stock_changes.setdefault(item_id, [])
+            bisect.insort(changes, (at, in_stock, before))
+            del changes[:-STOCK_CHANGES_KEPT]
         return item
 
-    def in_stock(self, item_id: str) -> bool:
-        """Unknown items count as in stock: the catalog may lag the interactions."""
-        return item_id not in self.out_of_stock
+    def in_stock(self, item_id: str, at: int | None = None) -> bool:
+        """Whether the item is in stock now, or at event time ``at``. Unknown items count as
+        in stock: the catalog may lag the interactions.
+
+        >>> catalog = Catalog()
+        >>> _ = catalog.upsert("tent", in_stock=False, at=100)
+        >>> _ = catalog.upsert("tent", in_stock=True, at=200)
+        >>> catalog.in_stock("tent"), catalog.in_stock("tent", 150), catalog.in_stock("tent", 50)
+        (True, False, True)
+        """
+        changes = self.stock_changes.get(item_id) if at is not None else None
+        if not changes:
+            return item_id not in self.out_of_stock
+        after = bisect.bisect_right(changes, (at, True, True))
+        return changes[after - 1][1] if after else changes[0][2]
 
     def category(self, item_id: str) -> str | None:
         item = self.items.get(item_id)
@@ -159,7 +187,7 @@ class Catalog:
                 if key not in ("_rows", "_ids", "_columns", "_index", "_values")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"stock_changes": {}, **state})  # none before checkpoints had it
         self._reset_mirror()
 
     def _describe(self, item: Item) -> dict[str, float]:

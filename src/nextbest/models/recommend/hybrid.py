@@ -141,10 +141,11 @@ class Recommender:
         self._slots = _Slots()
 
     def upsert_item(self, item_id: str, category: str | None = None, tags: Iterable[str] = (),
-                    price: float | None = None, in_stock: bool = True) -> None:
-        """Add or replace a catalog item (its whole current state)."""
+                    price: float | None = None, in_stock: bool = True,
+                    at: int | None = None) -> None:
+        """Add or replace a catalog item (its whole current state, as of event time ``at``)."""
         self.catalog.upsert(item_id, category=category, tags=tags, price=price,
-                            in_stock=in_stock)
+                            in_stock=in_stock, at=at)
         self._see(item_id)
 
     def learn(self, customer_id: str, item_id: str, *, time_ms: int,
