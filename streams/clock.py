@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 
 
@@ -42,44 +41,6 @@ class Watermark:
         return True
 
 
-class Settled:
-    """Event time as a customer partition had seen it ``grace`` seconds ago (wall clock).
-
-    The partition's clock is the latest event time it has seen; a customer whose moment it
-    passes is woken. Events that happened alongside may still be on their way (fetched from
-    another input partition a moment later, or held for the identity writer), so wakes go by
-    the clock as it stood a little while ago: what arrives within the grace is applied before
-    the moment it precedes, as a replay in event-time order would.
-    """
-
-    def __init__(self, grace: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.grace = grace
-        self.clock = clock
-        self.latest = 0
-        """The latest event time seen."""
-        self.time = 0
-        """The latest event time seen at least ``grace`` seconds ago."""
-        self._seen: deque[tuple[float, int]] = deque()
-
-    def see(self, event_time: int) -> None:
-        if event_time <= self.latest:
-            return
-        self.latest = event_time
-        if self.grace <= 0:
-            self.time = event_time
-        else:
-            self._seen.append((self.clock(), event_time))
-
-    def settle(self) -> int:
-        """Event time as it stood ``grace`` seconds ago."""
-        seen = self._seen
-        if seen:
-            cutoff = self.clock() - self.grace
-            while seen and seen[0][0] <= cutoff:
-                self.time = seen.popleft()[1]
-        return self.time
-
-
 SOURCE_QUIET_SECONDS = 5.0
 """A router not heard from for this long (wall clock) no longer holds a partition's wakes back:
 it has nothing to route, or it is gone."""
@@ -88,40 +49,34 @@ it has nothing to route, or it is gone."""
 class PartitionClock:
     """The event time by which a customer partition wakes its customers.
 
-    Each router feeding the partition (each worker's) routes events and ticks in its own time;
-    one may run behind another (a slower fetch, a rebalance), and a partition going by the
-    fastest would wake a customer before the slower one's events of that customer arrived. So
-    the partition goes by the slowest router still heard from, each router's event time
-    settled for ``grace`` (:class:`Settled`). A router quiet for ``quiet`` seconds no longer
-    counts; when all are quiet, everything seen has settled.
+    Each router feeding the partition (each worker's) routes events and ticks in event-time
+    order (``streams/reorder.py``) and stamps each with the event time it has routed
+    everything before; one router may run behind another (a slower fetch, a rebalance), and a
+    partition going by the fastest would wake a customer before the slower one's events of
+    that customer arrived. So the partition goes by the slowest router still heard from. A
+    router quiet for ``quiet`` seconds no longer counts; when all are quiet, everything seen
+    counts.
     """
 
-    def __init__(self, grace: float, *, quiet: float = SOURCE_QUIET_SECONDS,
+    def __init__(self, *, quiet: float = SOURCE_QUIET_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.grace = grace
         self.quiet = quiet
         self.clock = clock
         self.time = 0
-        self._sources: dict[str, Settled] = {}
+        self._latest: dict[str, int] = {}
         self._heard: dict[str, float] = {}
 
     def see(self, source: str, event_time: int) -> None:
-        settled = self._sources.get(source)
-        if settled is None:
-            settled = self._sources[source] = Settled(self.grace, clock=self.clock)
-        settled.see(event_time)
+        if event_time > self._latest.get(source, -1):
+            self._latest[source] = event_time
         self._heard[source] = self.clock()
 
     def settle(self) -> int:
-        """Event time every router still heard from had reached ``grace`` seconds ago (never
-        going back)."""
+        """Event time every router still heard from has reached (never going back)."""
         cutoff = self.clock() - self.quiet
-        active = [s.settle() for source, s in self._sources.items()
+        active = [latest for source, latest in self._latest.items()
                   if self._heard[source] > cutoff]
-        if active:
-            time_now = min(active)
-        else:
-            time_now = max((s.latest for s in self._sources.values()), default=0)
+        time_now = min(active) if active else max(self._latest.values(), default=0)
         if time_now > self.time:
             self.time = time_now
         return self.time

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -219,3 +219,24 @@ async def topic_partitions(client: AIOKafkaConsumer, topic: str) -> list[TopicPa
             return [TopicPartition(topic, p) for p in sorted(found)]
         await asyncio.sleep(0.2)
     raise RuntimeError(f"topic {topic} has no partitions (was it created?)")
+
+
+def unread(consumer: AIOKafkaConsumer, topics: Collection[str]) -> set[TopicPartition]:
+    """Assigned partitions of ``topics`` with records on the broker not yet handed out: the
+    high watermark of the last fetch response beyond the consumer's position (a partition
+    not fetched from yet, or whose position is still being reset, counts as unread).
+    aiokafka keeps both per partition; its public ``position`` is a coroutine that may wait
+    for an offset reset, so they are read from its assignment state here, without waiting."""
+    found: set[TopicPartition] = set()
+    assignment = consumer._subscription.subscription
+    if assignment is None:
+        return found
+    state = assignment.assignment
+    for tp in consumer.assignment():
+        if tp.topic not in topics:
+            continue
+        tp_state = state.state_value(tp)
+        if (tp_state is None or not tp_state.has_valid_position  # being reset: not fetched
+                or tp_state.highwater is None or tp_state.highwater > tp_state.position):
+            found.add(tp)
+    return found

@@ -56,12 +56,11 @@ class WorkerSettings(BaseSettings):
     """Advance every partition's clock with the wall clock too (live). Off for replays, where
     event time alone drives the win-back sweep."""
     tick_interval_seconds: float = 1.0
-    wake_grace_seconds: float = 0.25
-    """How long (wall clock) a customer partition lets event time settle before it wakes
-    customers on it (reminders, win-backs, held decisions): events routed alongside the one
-    that moved it - from another input partition, or held for the identity writer - have that
-    long to arrive first, so a cart is not reminded before the purchase already on its way.
-    0 wakes at once."""
+    reorder_max_wait_seconds: float = 1.0
+    """Longest (wall clock) a router holds an event so that events of its other input
+    partitions, still unread on the broker, can go first: a backlog is taken in event-time
+    order across partitions (``streams/reorder.py``); a router that is caught up holds
+    nothing."""
     redis_flush_interval_seconds: float = 0.5
     """Redis is written behind: every profile changed in this interval once, in one pipeline."""
     commit_interval_seconds: float = 3.0

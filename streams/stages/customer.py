@@ -64,7 +64,7 @@ class Assigned:
     """Decision ids already on the decision topics' same partition."""
     budget_written: dict[str, float] = field(default_factory=dict)
     """The partition's incentive budget pot as last written to the changelog."""
-    clock: PartitionClock = field(default_factory=lambda: PartitionClock(0.0))
+    clock: PartitionClock = field(default_factory=PartitionClock)
     """Event time the partition wakes its customers by (``streams/clock.py``)."""
 
 
@@ -101,7 +101,7 @@ class CustomerStage(Stage):
                 budget.restore_pot(tp.partition, orjson.loads(pot))
             self.partitions[tp.partition] = Assigned(
                 CustomerPartition(self.engine, profiles), profiles, sent,
-                budget.pot_state(tp.partition), PartitionClock(settings.wake_grace_seconds))
+                budget.pot_state(tp.partition), PartitionClock())
         if self.graph is not None:
             put_views(self.pipeline, self, self.graph, {tp.partition for tp in partitions})
         if self.lessons is not None:
@@ -175,6 +175,11 @@ class CustomerStage(Stage):
     async def on_event(self, part: Assigned, partition: int, message: dict[str, Any]) -> None:
         customers = part.customers
         event = message["e"]
+        # Whoever is due by the moment the router had settled before this event is woken
+        # first: everything routed before it has arrived (a replay wakes them as the event
+        # before it passed, ``nextbest.driver.InProcess``).
+        part.clock.see(message.get("r", ""), int(message.get("w", event["event_time"])))
+        await self.wake_due(part, partition)
         started, cpu = time.perf_counter(), time.thread_time()
         stepped = customers.step(message["cid"], message["f"], event)
         self.step_seconds.observe(time.perf_counter() - started)
@@ -189,8 +194,7 @@ class CustomerStage(Stage):
                 self.count_support(stepped.profile, event)
             self.pipeline.serving.add_event(stepped.profile.customer_id, message["f"], event)
             await self.publish(part, partition, stepped, message.get("t0"))
-        # Wake whoever is due by now (also those this very step scheduled in the past).
-        part.clock.see(message.get("r", ""), int(message.get("w", event["event_time"])))
+        # Those this very step scheduled in the past.
         await self.wake_due(part, partition)
 
     async def wake_due(self, part: Assigned, partition: int) -> None:

@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRecord, TopicPartition
 
 from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
+from nextbest.event_order import OrderKey, order_key
 from nextbest.identity.graph import SPLIT_REQUESTED, identifier_keys, new_customer_id
 from nextbest.streams import envelope, kafka
 from nextbest.streams.clock import Watermark
 from nextbest.streams.deadletter import send_deadletter
-from nextbest.streams.stage import Batch, Stage, in_time_order
+from nextbest.streams.reorder import EventTimeMerge
+from nextbest.streams.stage import Batch, Stage
 from nextbest.streams.stages.identity import GraphReplica
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ class Held:
 
     offset: int
     routed: dict[str, Any]
+    key: OrderKey
+    """Its place in event-time order: events of other partitions after it wait for it."""
     customer_id: str | None = None
     request_only: bool = False
     """An erasure or split request: the writer carries it out, nothing is routed."""
@@ -67,6 +71,15 @@ waits for an announcement (the event is routed at once), and every announcement 
 chain of requests - the writer's fetch, its graph changes, every replica's fetch - so at load
 one per fetched batch cost more than the routing itself. A request that does wait for the
 writer sends the announcements before it first, and so does a checkpoint."""
+
+HELD_PER_PARTITION = 5_000
+"""Events of one input partition the merge may hold (that partition far ahead of another in
+event time) before its fetching stops, until half have been taken."""
+
+WRITER_WAIT_SECONDS = 30.0
+"""Longest events of other partitions wait behind an earlier one that waits for the identity
+writer: the writer answers in milliseconds, or in seconds while it starts; should it be down,
+the others go on after this long (their order with the held events then is as they come)."""
 
 
 class Router(Stage):
@@ -94,43 +107,99 @@ class Router(Stage):
         self._floor_stale = False
         self._forced_tick = time.monotonic()
         self._replies = kafka.consumer(settings, group=None, quiet=True)
+        self.merge: EventTimeMerge[TopicPartition, tuple[ConsumerRecord[bytes, bytes],
+                                                         DecodedEvent, OrderKey]] = EventTimeMerge(
+            max_wait=settings.reorder_max_wait_seconds, max_wait_before=WRITER_WAIT_SECONDS)
+        """Events decoded and waiting to be taken in event-time order."""
+        self._ordered = {topic for topic, family in self.family_of.items()
+                         if family != "catalog"}
+        """Topics whose unread records hold back later events of the others."""
+        self._paused: set[TopicPartition] = set()
+        self._accepted: Counter[str] = Counter()
+        self._holds = 0
+        """Events held for the identity writer so far."""
 
     # --- consuming ----------------------------------------------------------------------------
 
     async def process(self, batch: Batch) -> None:
-        accepted: Counter[str] = Counter()
-        for tp, record in in_time_order(batch):
+        """Decode (dead-lettering what fails), hold in the merge, take what it releases."""
+        merge = self.merge
+        for tp, records in batch.items():
             family = self.family_of.get(tp.topic, "unknown")
-            await self.pause()
-            if await self.take(tp, family, record):
-                accepted[family] += 1
-        await self.announce(due_only=True)
+            for record in records:
+                await self.pause()
+                decoded = await self.decoded(record, family)
+                if decoded is None:
+                    continue
+                if family == "catalog":  # every worker's catalog replica applies those
+                    self._accepted[family] += 1
+                else:
+                    key = order_key(decoded.family, decoded.event)
+                    merge.add(tp, key, (record, decoded, key))
+        await self.release()
+
+    async def release(self) -> None:
+        """Take the events the merge lets go (``streams/reorder.py``): in event-time order
+        while some input partition still has records on the broker not fetched yet, or an
+        earlier event waits for the identity writer."""
+        unread = kafka.unread(self.consumer, self._ordered)
+        again = True
+        while again:
+            again = False
+            waiting = [queue[0].key for queue in self.held.values() if queue]
+            holds = self._holds
+            for tp, (record, decoded, key) in self.merge.release(
+                    unread, before=min(waiting) if waiting else None):
+                await self.pause()
+                if await self.take(tp, record, decoded, key):
+                    self._accepted[decoded.family] += 1
+                if self._holds != holds:  # an event now waits for the writer: the others
+                    again = True          # after it wait too
+                    break
+        accepted, self._accepted = self._accepted, Counter()
         for family, count in accepted.items():
             self.pipeline.metrics.events_in.labels(family).inc(count)
+        self._hold_back_fetching()
+        await self.announce(due_only=True)
         if self.watermark.due():
             await self.broadcast_tick(self.watermark.time)
 
-    async def take(self, tp: TopicPartition, family: str,
-                   record: ConsumerRecord[bytes, bytes]) -> bool:
-        """Route, hold or dead-letter one record; True when it was a valid event."""
+    def _hold_back_fetching(self) -> None:
+        """Stop fetching partitions with ``HELD_PER_PARTITION`` events waiting in the merge
+        (for a partition far behind) until half have gone."""
+        consumer, merge = self.consumer, self.merge
+        for tp in consumer.assignment():
+            held = merge.count(tp)
+            if held >= HELD_PER_PARTITION and tp not in self._paused:
+                consumer.pause(tp)
+                self._paused.add(tp)
+            elif held < HELD_PER_PARTITION // 2 and tp in self._paused:
+                consumer.resume(tp)
+                self._paused.discard(tp)
+
+    async def decoded(self, record: ConsumerRecord[bytes, bytes], family: str
+                      ) -> DecodedEvent | None:
+        """The record decoded, or None once it is dead-lettered."""
         try:
-            decoded = await self.decode(record.value, family)
+            return await self.decode(record.value, family)
         except CodecError as exc:
             await self.reject(record, family, exc.reason, str(exc))
-            return False
         except Exception as exc:  # never let one message stop the stream
             logger.exception("router failed on %s[%s]@%s", record.topic, record.partition,
                              record.offset)
             await self.reject(record, family, "internal_error", repr(exc))
-            return False
-        if family == "catalog":
-            return True  # every worker's catalog replica applies it
+        return None
+
+    async def take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes],
+                   decoded: DecodedEvent, key: OrderKey) -> bool:
+        """Route, hold or dead-letter one decoded event; True unless dead-lettered."""
+        family = decoded.family
         event = decoded.event
-        routed = {"k": envelope.EVENT, "f": decoded.family, "e": event, "t0": record.timestamp}
-        kind = str(event.get("kind")) if decoded.family == "identity" else ""
+        routed = {"k": envelope.EVENT, "f": family, "e": event, "t0": record.timestamp}
+        kind = str(event.get("kind")) if family == "identity" else ""
         request = IDENTITY_REQUESTS.get(kind)
         if request is not None:
-            held = Held(record.offset, routed, request_only=True)
+            held = Held(record.offset, routed, key, request_only=True)
             self.hold(tp, held)
             await self.ask(tp, held, {request: event})
             return True
@@ -155,7 +224,7 @@ class Router(Stage):
             if self.all_new(keys):
                 await self.route_new(routed, keys, event["customer"])
                 return True
-        held = Held(record.offset, routed, customer_id, record=record)
+        held = Held(record.offset, routed, key, customer_id, record=record)
         self.hold(tp, held)
         if customer_id is None:
             await self.ask(tp, held, {"ref": event["customer"], "at": event["event_time"]})
@@ -185,8 +254,9 @@ class Router(Stage):
     async def route(self, routed: dict[str, Any], customer_id: str) -> None:
         pipeline = self.pipeline
         routed["cid"] = customer_id
-        self.watermark.advance(int(routed["e"]["event_time"]))
+        # Settled before this event: its customer partition wakes by it before the step.
         routed["r"], routed["w"] = self.source, self.settled_time()
+        self.watermark.advance(int(routed["e"]["event_time"]))
         self.outbox.add(pipeline.settings.customer_topic,
                         pipeline.customer_partition(customer_id), customer_id.encode(),
                         envelope.pack(routed))
@@ -213,6 +283,8 @@ class Router(Stage):
             self.outbox.add(settings.customer_topic, partition, None, tick)
 
     async def idle(self) -> None:
+        if self.merge.held:
+            await self.release()  # a partition caught up, or an event waited long enough
         await self.announce(due_only=True)
         interval = self.settings.tick_interval_seconds
         if time.monotonic() - self._forced_tick >= interval:
@@ -225,6 +297,7 @@ class Router(Stage):
                 await self.broadcast_tick(self.watermark.time)
 
     def hold(self, tp: TopicPartition, held: Held) -> None:
+        self._holds += 1
         queue = self.held.get(tp)
         if queue is None:
             queue = self.held[tp] = deque()
@@ -345,18 +418,31 @@ class Router(Stage):
                     held.reason = reply.get("reason")
                     held.answered = True
                     touched.add(tp)
-                for tp in touched:
-                    await self.drain(tp)
+                await self.resume(touched)
                 await self.outbox.flush()
 
+    async def resume(self, partitions: set[TopicPartition]) -> None:
+        """The writer answered events held on ``partitions``: route what it let through, then
+        what waited in the merge behind them."""
+        for tp in partitions:
+            await self.drain(tp)
+        await self.release()
+
     def committable(self) -> dict[TopicPartition, int]:
+        """Up to the first event still waiting, in the merge or for the identity writer."""
         offsets = dict(self.positions)
         for tp, queue in self.held.items():
             if queue and tp in offsets:
                 offsets[tp] = min(offsets[tp], queue[0].offset)
+        for tp in offsets:
+            first = self.merge.first(tp)
+            if first is not None:
+                offsets[tp] = min(offsets[tp], first[0].offset)
         return offsets
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
+        self.merge.drop(partitions)
+        self._paused -= partitions
         for tp in partitions:
             self.held.pop(tp, None)
         self._floor_stale = True

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from nextbest.cli.worker_process import WorkerProcess
 from nextbest.codec import Codec
+from nextbest.simulation.records import key_of
 from nextbest.streams.admin import ensure_topics
 from nextbest.streams.settings import DECISION_TYPES, WorkerSettings
 from tests.events import RELAXED
@@ -87,6 +88,24 @@ class Harness:
                 for value in raw or []:
                     await producer.send_and_wait(topic, value, key=b"bad",
                                                  headers=[("origin", b"test")])
+            finally:
+                await producer.stop()
+        asyncio.run(send())
+
+    def publish_in_order(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish (family, event) pairs in the order given through one producer, each keyed
+        by its customer's first identifier (a catalog event by its item), as producers of
+        live traffic do."""
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_broker)
+            await producer.start()
+            try:
+                for family, event in events:
+                    key = (event["item_id"] if family == "catalog"
+                           else key_of(event["customer"]))
+                    await producer.send(self.settings.input_topic(family),
+                                        self.codec.encode(family, event), key=key.encode())
+                await producer.flush()
             finally:
                 await producer.stop()
         asyncio.run(send())

@@ -161,7 +161,7 @@ async def test_a_link_holds_the_events_behind_it_and_their_offsets(router: Route
 
     _, held = router.asked[request["rid"]]
     held.customer_id, held.answered = "nb-lisa", True
-    await router.drain(tp)
+    await router.resume({tp})
     await router.outbox.flush()
     assert producer.routed(settings) == ["link", "behind"]  # in the order they came
     assert router.committable()[tp] == 12
@@ -233,7 +233,7 @@ async def test_a_split_request_goes_to_the_writer_and_is_not_routed(router: Rout
 
     _, held = router.asked[request["rid"]]
     held.answered = True
-    await router.drain(tp)
+    await router.resume({tp})
     await router.outbox.flush()
     assert producer.routed(settings) == ["behind"]
 
@@ -257,7 +257,7 @@ async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
     assert producer.reasons == [b"shared_identifier_only"]
 
 
-async def test_routed_events_carry_the_time_before_the_oldest_event_still_held(
+async def test_later_events_wait_for_an_event_held_for_the_writer_and_carry_the_time_before(
         router: Router) -> None:
     settings = router.settings
     clicks = TopicPartition(settings.input_topic("clickstream"), 0)
@@ -275,14 +275,19 @@ async def test_routed_events_carry_the_time_before_the_oldest_event_still_held(
             envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic)
             if m["k"] == "event"}
 
-    # the link waits for the writer: a partition must not wake anyone at 50 before it arrives
-    assert stamped() == {"later": T0 + 9}
+    # the link waits for the writer, and the later message of another partition behind it
+    assert stamped() == {}
+    router.positions.update({clicks: 1, chats: 1})  # as the stage sets them after a batch
+    assert router.committable() == {clicks: 0, chats: 0}  # neither is done
     (request,) = producer.requests(settings)
     _, held = router.asked[request["rid"]]
     held.customer_id, held.answered = "nb-lisa", True
-    await router.drain(clicks)
+    await router.resume({clicks})
     await router.outbox.flush()
-    assert stamped() == {"later": T0 + 9, "link": T0 + 50}
+    # each stamped with the time everything before it was routed by: its partition wakes
+    # whoever was due by then before stepping it
+    assert list(stamped().items()) == [("link", 0), ("later", T0 + 10)]
+    assert router.committable() == {clicks: 1, chats: 1}
 
 
 async def test_the_settled_floor_follows_the_oldest_head_as_events_are_held_and_taken(
@@ -304,7 +309,8 @@ async def test_the_settled_floor_follows_the_oldest_head_as_events_are_held_and_
     for step in range(2_000):
         tp = rng.choice(tps)
         if rng.random() < 0.55:
-            router.hold(tp, Held(step, {"e": {"event_time": T0 + rng.randrange(1_000)}},
+            at = T0 + rng.randrange(1_000)
+            router.hold(tp, Held(step, {"e": {"event_time": at}}, (at, 0, str(step)),
                                  request_only=True, answered=rng.random() < 0.7))
         else:
             queue = router.held.get(tp)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from nextbest.streams.clock import PartitionClock, Settled, Watermark
+from nextbest.streams.clock import PartitionClock, Watermark
 from tests.clock import ManualClock
 
 MIN = 60_000
@@ -37,30 +37,9 @@ def test_rate_limited_unless_forced() -> None:
     assert mark.due()  # the interval has passed
 
 
-def test_settled_event_time_is_what_was_seen_a_grace_ago() -> None:
-    clock = ManualClock()
-    settled = Settled(0.25, clock=clock)
-    settled.see(10 * MIN)
-    assert settled.settle() == 0  # seen just now: events alongside may still be on their way
-    clock.now += 0.1
-    settled.see(20 * MIN)
-    settled.see(15 * MIN)  # older than the latest: changes nothing
-    clock.now += 0.15
-    assert settled.settle() == 10 * MIN
-    clock.now += 0.1
-    assert settled.settle() == 20 * MIN
-    assert settled.latest == 20 * MIN
-
-
-def test_no_grace_settles_at_once() -> None:
-    settled = Settled(0.0, clock=ManualClock())
-    settled.see(3 * MIN)
-    assert settled.settle() == 3 * MIN
-
-
 def test_a_partition_wakes_by_the_slowest_router_still_heard_from() -> None:
     clock = ManualClock()
-    partition = PartitionClock(0.0, quiet=5.0, clock=clock)
+    partition = PartitionClock(quiet=5.0, clock=clock)
     partition.see("a", 10 * MIN)
     partition.see("b", 4 * MIN)
     assert partition.settle() == 4 * MIN  # b's events up to 10 min may still be coming
@@ -80,8 +59,9 @@ def test_a_partition_wakes_by_the_slowest_router_still_heard_from() -> None:
 
 def test_every_router_quiet_settles_all_it_saw() -> None:
     clock = ManualClock()
-    partition = PartitionClock(0.25, quiet=5.0, clock=clock)
+    partition = PartitionClock(quiet=5.0, clock=clock)
     partition.see("a", 7 * MIN)
-    assert partition.settle() == 0
+    partition.see("b", 5 * MIN)
+    assert partition.settle() == 5 * MIN
     clock.now += 6
     assert partition.settle() == 7 * MIN

@@ -7,10 +7,11 @@ beginning to their current end (Avro or JSON, as published). Every event passes 
 as on the way in: one that would be dead-lettered is counted with its reason and skipped.
 
 The events are run in event-time order, ties broken by family (reference data first, then
-identity, then the customer's own events) and event id, so the same events give the same
-decisions whatever order they were recorded or fetched in, and two runs write identical
-output. Wakes happen as event time passes, as in the stream (:class:`~nextbest.driver.
-InProcess`); a run ends at the last event's time, without waking customers not yet due.
+identity, then the customer's own events) and event id (``nextbest.event_order``), so the same
+events give the same decisions whatever order they were recorded or fetched in, and two runs
+write identical output. Wakes happen as event time passes, as in the stream
+(:class:`~nextbest.driver.InProcess`); a run ends at the last event's time, without waking
+customers not yet due.
 
 Each decision the engine made is written as its decision-log record (``schemas/decision.avsc``:
 sent, control, suppressed or deferred), with ``created_at`` set to the decision's event time so
@@ -29,11 +30,8 @@ from nextbest.codec import Codec, CodecError, default_codec
 from nextbest.driver import Fed, InProcess
 from nextbest.engine import Engine, StepResult
 from nextbest.errors import UnprocessableEvent
+from nextbest.event_order import OrderKey, order_key
 from nextbest.settings import EngineSettings
-
-FAMILY_ORDER = ("catalog", "identity", "purchase", "clickstream", "support", "review")
-"""How events with the same event time are ordered: reference data and identity first, so
-an order placed at the moment an identifier is linked is the linked customer's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +40,8 @@ class RecordedEvent:
     event: dict[str, Any]
 
     @property
-    def order_key(self) -> tuple[int, int, str]:
-        rank = (FAMILY_ORDER.index(self.family) if self.family in FAMILY_ORDER
-                else len(FAMILY_ORDER))
-        return int(self.event["event_time"]), rank, str(self.event["event_id"])
+    def order_key(self) -> OrderKey:
+        return order_key(self.family, self.event)
 
 
 @dataclass(slots=True)
