@@ -2,7 +2,7 @@
 
 Every web or app order ships within about a day, promised for ``PROMISE_DAYS`` after the order.
 A late one (decided with the order: the partner warehouse of big orders is late more often,
-see ``aftercare.after_order``, and so is every order shipped into a regional weather
+see ``aftercare.after_order``, and so are most orders shipped into a regional weather
 disruption, as the anniversary gifts were) gets a delay notice before its promised date, with
 the new date, and arrives then. Its customer notices when the promised day has passed and the
 parcel has not come: one who heard nothing asks where it is (John's storyline: some of them
