@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nextbest.decisions.policies import DECISION_TYPES
 
-FAMILIES = ("clickstream", "purchase", "support", "review", "identity", "catalog")
+FAMILIES = ("clickstream", "purchase", "support", "review", "identity", "catalog", "fulfilment")
 __all__ = ["DECISION_TYPES", "FAMILIES", "WorkerSettings"]
 
 

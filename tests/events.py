@@ -71,3 +71,14 @@ def review(time: int, item_id: str, rating: int, text: str | None, *,
     base = _base(time, customer, event_id)
     return {**base, "review_id": review_id or f"r-{base['event_id']}", "item_id": item_id,
             "rating": rating, "text": text, "source": "site"}
+
+
+def shipment(time: int, order_id: str, kind: str, *, promised: int | None = None,
+             expected: int | None = None, reason: str | None = None, carrier: str | None = "DHL",
+             tracking_url: str | None = None, customer: dict[str, Any] | None = None,
+             event_id: str | None = None) -> dict[str, Any]:
+    """A fulfilment event: ``shipped``, ``delayed`` (``promised`` and ``expected``, the new
+    date) or ``delivered``."""
+    return {**_base(time, customer, event_id), "kind": kind, "order_id": order_id,
+            "promised_delivery": promised, "expected_delivery": expected,
+            "delay_reason": reason, "carrier": carrier, "tracking_url": tracking_url}

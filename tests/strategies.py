@@ -114,8 +114,26 @@ def identities(draw: st.DrawFn, time: int, customer: dict[str, Any]) -> dict[str
     return event
 
 
+@st.composite
+def shipments(draw: st.DrawFn, time: int, customer: dict[str, Any]) -> dict[str, Any]:
+    kind = draw(_mostly(("shipped", "delayed"), _symbols("fulfilment", "kind")))
+    promised = time + draw(st.sampled_from((-24 * HOUR, 24 * HOUR, 72 * HOUR)))
+    if kind == "delayed":  # a delay names both dates, the new one later
+        expected: int | None = promised + draw(st.sampled_from(
+            (HOUR, 24 * HOUR, 72 * HOUR, 144 * HOUR)))
+    else:
+        expected = draw(st.sampled_from((None, promised)))
+    return events.shipment(
+        time, draw(st.sampled_from(("o-1", "o-2", "o-3"))), kind,
+        promised=promised if kind == "delayed" or draw(st.booleans()) else None,
+        expected=expected, customer=customer,
+        reason=draw(st.none() | st.sampled_from(_symbols("fulfilment", "delay_reason"))),
+        carrier=draw(st.sampled_from((None, "DHL"))),
+        tracking_url=draw(st.sampled_from((None, "https://track.example/1"))))
+
+
 FAMILIES = {"clickstream": clicks, "purchase": orders, "support": support_steps,
-            "review": reviews, "identity": identities}
+            "review": reviews, "identity": identities, "fulfilment": shipments}
 
 
 @st.composite

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-FAMILY_ORDER = ("catalog", "identity", "purchase", "clickstream", "support", "review")
+FAMILY_ORDER = ("catalog", "identity", "purchase", "fulfilment", "clickstream", "support",
+                "review")
 """How events with the same event time are ordered: reference data and identity first, so an
 order placed at the moment an identifier is linked is the linked customer's."""
 

@@ -99,6 +99,10 @@ class EngineSettings(BaseSettings):
     recovery_high_value: float = 500.0
     """Lifetime revenue at which a customer earns the maximum recovery gesture."""
 
+    delay_apology_days: float = 2.0
+    """A shipment whose new delivery date lies at least this many days past the promised one
+    earns a proactive apology (with a gesture fitted to the customer), before they ask."""
+
     decision_ttl_days: float = 7.0
     """Decisions expire this long after they are made."""
 
@@ -161,7 +165,9 @@ class EngineSettings(BaseSettings):
     """Changing it reshuffles who is held out and which arm everyone is in."""
     experiment_arms: dict[str, dict[str, float]] = {}
     """A/B arms per decision type, e.g. ``{"winback": {"control": 0.5, "treatment": 0.5}}``;
-    an arm named ``control`` is logged, not sent."""
+    an arm named ``control`` is logged, not sent. Service decisions are never in the holdout,
+    but one named here is split too (``{"delay_apology": {"control": 0.2, ...}}`` measures
+    the complaints proactive apologies avoid)."""
     attribution_window_days: float = 7.0
     """Orders this long after a decision (sent or control) count as its outcome."""
 
@@ -176,6 +182,10 @@ class EngineSettings(BaseSettings):
     @property
     def agenda_bucket_ms(self) -> int:
         return max(1, int(self.agenda_bucket_minutes * MINUTE_MS))
+
+    @property
+    def delay_apology_ms(self) -> int:
+        return int(self.delay_apology_days * DAY_MS)
 
     @property
     def behavioural_delay_ms(self) -> int:

@@ -4,6 +4,7 @@ newest first, from the served view's bounded lists (``streams/serving.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ IDENTITY = {"link": "Identifiers linked", "consent_granted": "Consent granted",
             "consent_revoked": "Consent revoked", "erasure_requested": "Erasure requested",
             "profile_updated": "Profile updated"}
 PURCHASE = {"order": "Order", "return": "Return", "refund": "Refund"}
+FULFILMENT = {"shipped": "shipped", "delayed": "delayed", "delivered": "delivered"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ def event_entry(event: dict[str, Any]) -> Entry:
     elif family == "review":
         title = f"Review, {event.get('rating', '?')} of 5 stars"
         details += [event.get("item_id") or "", event.get("source") or ""]
+    elif family == "fulfilment":
+        title = f"Order {event.get('order_id', '')} {FULFILMENT.get(kind, 'fulfilment')}"
+        details += [event.get("carrier") or ""]
+        for name, label in (("promised_delivery", "promised"), ("expected_delivery", "expected")):
+            if event.get(name):
+                details.append(f"{label} {day(event[name])}")
+        if event.get("delay_reason"):
+            details.append(f"reason: {event['delay_reason']}")
     elif family == "identity":
         title = IDENTITY.get(kind, "Identity")
         if event.get("consent_channel"):
@@ -98,6 +108,11 @@ def event_entry(event: dict[str, Any]) -> Entry:
         title = f"{family} {kind}"
     return Entry(int(event["time"]), "event", title, [d for d in details if d],
                  text=event.get("text"))
+
+
+def day(ms: int) -> str:
+    """An epoch-ms moment as its UTC calendar day (``2026-12-04``)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
 def verdict_of(record: dict[str, Any]) -> Verdict:

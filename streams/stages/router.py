@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity")
+EVENT_FAMILIES = ("clickstream", "purchase", "support", "review", "identity", "fulfilment")
 IDENTITY_REQUESTS = {"erasure_requested": "erase", SPLIT_REQUESTED: "split"}
 """Identity event kinds the writer carries out (never routed), and their request's key."""
 

@@ -47,6 +47,9 @@ def builder_events() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "identity", events.identity(T0, "consent_revoked", channel="sms")
     yield "identity", events.identity(T0, "erasure_requested")
     yield "review", events.review(T0, "dress-1", 2, "Late again, and the seam broke. Ünglaublich")
+    yield "fulfilment", events.shipment(T0, "o-1", "delayed", promised=T0 + 3 * events.DAY,
+                                        expected=T0 + 5 * events.DAY, reason="weather",
+                                        tracking_url="https://track.example/o-1", customer=lisa)
 
 
 @cache

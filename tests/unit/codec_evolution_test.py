@@ -36,6 +36,7 @@ PINNED = {
     10: "b575e5363bc46a50",  # nextbest.privacy.ErasureAck v1
     11: "433e6da5f9d0bbfc",  # nextbest.insights.SentimentDigest v1
     12: "4ee8a65d0561804c",  # nextbest.events.IdentityEvent v2 (split_requested)
+    13: "70d2ca8db4f8d990",  # nextbest.events.FulfilmentEvent v1
 }
 
 

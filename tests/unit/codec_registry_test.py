@@ -62,8 +62,8 @@ def test_schema_dir_finds_the_checkout_and_honours_the_override(
 def test_embedded_registry_lookups() -> None:
     registry = EmbeddedRegistry()
     assert registry.families == {
-        "clickstream", "purchase", "support", "review", "identity", "catalog", "decision",
-        "outcome", "erasure_ack", "sentiment_digest",
+        "clickstream", "purchase", "support", "review", "identity", "catalog", "fulfilment",
+        "decision", "outcome", "erasure_ack", "sentiment_digest",
     }  # fmt: skip
     purchase = registry.latest("purchase")
     assert (purchase.schema_id, purchase.subject, purchase.version) == (

@@ -82,6 +82,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "kind": "consent_revoked",
         "consent_channel": "sms",
     },
+    "fulfilment": {
+        "event_id": "f1",
+        "event_time": T0,
+        "customer": {"customer_id": "42", "email": "john@example.com"},
+        "kind": "delayed",
+        "order_id": "o1",
+        "promised_delivery": T0 + 3 * 86_400_000,
+        "expected_delivery": T0 + 5 * 86_400_000,
+        "delay_reason": "warehouse",
+        "carrier": "DHL",
+    },
     "catalog": {
         "event_id": "k1",
         "event_time": T0,

@@ -19,7 +19,7 @@ from nextbest.engine import Engine
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import EngineSettings
 from tests import stepping
-from tests.events import DAY, MINUTE, order, support
+from tests.events import DAY, MINUTE, order, shipment, support
 
 CID = "nb-john"
 T0 = 1_699_956_000_000  # 14 November 2023, 10:00 UTC (daytime: no quiet hours)
@@ -65,6 +65,67 @@ def test_order_status_question_with_an_order_on_file_gets_an_automatic_answer(
     assert [r.code for r in reply.reasons][:2] == ["intent_recognised", "order_on_file"]
     record = orjson.dumps(reply.to_record()).decode()
     assert "john@example.com" not in record and "+447700900123" not in record
+
+
+HOUR = 60 * MINUTE
+TRACK = "https://track.example/dhl/o1"
+
+
+def shipped(at: int = T0 + 3 * HOUR) -> tuple[str, dict[str, Any]]:
+    return "fulfilment", shipment(at, "o1", "shipped", promised=T0 + 3 * DAY,
+                                  tracking_url=TRACK, customer=JOHN)
+
+
+def delayed() -> tuple[str, dict[str, Any]]:
+    return "fulfilment", shipment(T0 + DAY, "o1", "delayed", promised=T0 + 3 * DAY,
+                                  expected=T0 + 6 * DAY, reason="warehouse", customer=JOHN)
+
+
+def test_where_is_my_order_is_answered_from_the_real_shipment_status(engine: Engine) -> None:
+    _, decisions = feed(engine, [bought(), shipped(), delayed(),
+                                 *contact(T0 + 2 * DAY, "cv1", WHERE)])
+    (reply,) = decisions
+    assert (reply.action, reply.payload["tier"]) == ("send_automated_answer", 1)
+    assert reply.payload["answer"] == (
+        "I am sorry: order o1 of 14 November 2023 is delayed at our warehouse: promised for "
+        "Friday 17 November, now expected on Monday 20 November. You can follow it with DHL: "
+        f"{TRACK}.")
+    assert reply.payload["shipment"]["status"] == "delayed"
+    assert reply.payload["shipment"]["delay_days"] == 3.0
+    assert [r.code for r in reply.reasons] == ["intent_recognised", "order_on_file",
+                                               "shipment_status", "calm_message"]
+
+
+@pytest.mark.parametrize(("later", "answer"), [
+    ([], "Order o1 of 14 November 2023 shipped on Tuesday 14 November with DHL, expected on "
+         f"Friday 17 November. You can follow it with DHL: {TRACK}."),
+    ([("fulfilment", shipment(T0 + 2 * DAY, "o1", "delivered", customer=JOHN))],
+     "Order o1 of 14 November 2023 was delivered on Thursday 16 November. If you cannot find "
+     "it, reply here and a colleague will look into it with the carrier."),
+])
+def test_the_answer_follows_the_parcel(engine: Engine, later: list[Any], answer: str) -> None:
+    _, decisions = feed(engine, [bought(), shipped(), *later,
+                                 *contact(T0 + 2 * DAY + HOUR, "cv1", WHERE)])
+    assert decisions[0].payload["answer"] == answer
+
+
+def test_without_shipment_events_the_answer_stays_the_general_one(engine: Engine) -> None:
+    _, decisions = feed(engine, [bought(), *contact(T0 + 2 * DAY, "cv1", WHERE)])
+    assert "tracking link in your shipping confirmation" in decisions[0].payload["answer"]
+    assert "shipment" not in decisions[0].payload
+
+
+def test_an_agents_draft_says_where_the_parcel_is(engine: Engine) -> None:
+    text = "Where is my order? It was due days ago and I am really frustrated."
+    _, decisions = feed(engine, [bought(), shipped(), delayed(),
+                                 *contact(T0 + 4 * DAY, "cv1", text)])
+    (reply,) = decisions
+    assert reply.payload["tier"] == 2
+    assert reply.payload["draft"].endswith(
+        "I have checked where it is: delayed at our warehouse: promised for Friday 17 November, "
+        "now expected on Monday 20 November.")
+    assert "[status and expected delivery]" not in reply.payload["draft"]
+    assert "Parcel delayed at our warehouse" in reply.payload["agent_note"]
 
 
 def test_one_reply_per_message_keyed_on_the_event(engine: Engine) -> None:

@@ -4,6 +4,8 @@
   (a decision: a non-empty ``customer_id``)  → ``no_customer_identifier``;
 * times (``event_time``, a decision's ``decided_at``/``created_at``) are > 0 → ``invalid_value``;
 * a review's ``rating`` is 1..5 → ``invalid_value``;
+* a fulfilment ``delayed`` event names the promised and the new delivery date, the new one
+  later than the promised one; delivery dates are > 0 → ``invalid_value``;
 * the ids the engine keys on (``event_id``, a catalog ``item_id``, ``order_id``, ...) are not
   empty → ``invalid_value``;
 * an input event's numbers are finite: Avro carries NaN and infinities, JSON (and so the engine's
@@ -21,12 +23,14 @@ from nextbest.codec.errors import ConstraintViolation
 OUTPUT_FAMILIES = frozenset({"decision", "outcome", "erasure_ack", "sentiment_digest"})
 """Records nextbest writes (decisions and what follows them), as opposed to input events."""
 RATING_RANGE = (1, 5)
-_TIME_FIELDS = {"decision": ("decided_at", "created_at")}
+_TIME_FIELDS = {"decision": ("decided_at", "created_at"),
+                "fulfilment": ("event_time", "promised_delivery", "expected_delivery")}
 _KEY_FIELDS = {
     "catalog": ("event_id", "item_id"),
     "purchase": ("event_id", "order_id"),
     "support": ("event_id", "conversation_id"),
     "review": ("event_id", "review_id"),
+    "fulfilment": ("event_id", "order_id"),
     "decision": ("decision_id", "causing_event_id"),
 }
 
@@ -61,4 +65,29 @@ def check_record(family: str, record: Mapping[str, Any]) -> None:
         low, high = RATING_RANGE
         if isinstance(rating, int) and not low <= rating <= high:
             raise ConstraintViolation(f"rating: {rating} is outside {low}..{high}")
+    elif family == "fulfilment" and record.get("kind") == "delayed":
+        check_delay(record)
+
+
+def check_delay(record: Mapping[str, Any]) -> None:
+    """A delay names the date promised and the new one, which must be later.
+
+    >>> check_delay({"promised_delivery": 5, "expected_delivery": 9})
+    >>> for promised, expected in ((5, None), (9, 5)):
+    ...     try:
+    ...         check_delay({"promised_delivery": promised, "expected_delivery": expected})
+    ...     except ConstraintViolation as error:
+    ...         print(error.reason, "-", error)
+    invalid_value - expected_delivery: a delay needs the new delivery date
+    invalid_value - expected_delivery: 5 is not after promised_delivery 9 (not a delay)
+    """
+    promised, expected = record.get("promised_delivery"), record.get("expected_delivery")
+    if promised is None:
+        raise ConstraintViolation("promised_delivery: a delay needs the promised delivery date")
+    if expected is None:
+        raise ConstraintViolation("expected_delivery: a delay needs the new delivery date")
+    if expected <= promised:
+        raise ConstraintViolation(
+            f"expected_delivery: {expected} is not after promised_delivery {promised} "
+            "(not a delay)")
 

@@ -30,7 +30,8 @@ REASONS: Final[dict[str, str]] = {
     "schema_validation_failed": "the record does not match its Avro schema",
     "no_customer_identifier": "the customer carries no identifier at all",
     "invalid_value": "a field violates a rule Avro cannot express (time <= 0, rating 1..5, "
-                     "an amount that is NaN or infinite)",
+                     "an amount that is NaN or infinite, a delay without a new date after the "
+                     "promised one)",
 }
 
 

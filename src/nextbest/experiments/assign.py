@@ -33,9 +33,17 @@ def unit_interval(*parts: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def arm_for(customer_id: str, decision_type: str, settings: EngineSettings) -> str:
-    """The arm of ``customer_id`` for one decision type."""
-    if unit_interval(settings.experiment_salt, "holdout", customer_id) < settings.holdout_share:
+def arm_for(customer_id: str, decision_type: str, settings: EngineSettings, *,
+            holdout: bool = True) -> str:
+    """The arm of ``customer_id`` for one decision type (``holdout=False``: a service decision,
+    never in the holdout, drawn from its own arms only).
+
+    >>> s = EngineSettings(holdout_share=1.0, experiment_arms={"delay_apology": {"control": 1}})
+    >>> arm_for("nb-7", "delay_apology", s), arm_for("nb-7", "delay_apology", s, holdout=False)
+    ('holdout', 'control')
+    """
+    if holdout and (unit_interval(settings.experiment_salt, "holdout", customer_id)
+                    < settings.holdout_share):
         return HOLDOUT
     arms = settings.experiment_arms.get(decision_type)
     if not arms:

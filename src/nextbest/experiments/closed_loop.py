@@ -28,6 +28,10 @@ The simulator's hidden truth makes the measured figures checkable:
   at the decision (lapse already past, or within the weeks their engagement fades), against the
   same share among all customers with enough orders at that moment (random targeting of the
   same pool); also the share of targeted customers who ever lapse against that pool's.
+* **proactive apologies**: late orders (the shop ships its online orders, some late) grouped
+  by what became of their apology - sent, held back in the control arm of ``APOLOGY_ARMS``,
+  suppressed, none made - and whether the customer wrote about the order, next to whether they
+  truly asked and would have asked without an apology (``experiments/delays.py``).
 * **bandit regret**: per offer decided by the bandit, the best response probability among the
   offers it could afford (same kinds, same value cap and budget, recorded at the pick) minus the
   chosen offer's, against a uniform choice among the same offers; ``catalogue`` repeats it over
@@ -56,6 +60,7 @@ from nextbest.driver import Fed, InProcess, ProfileStore
 from nextbest.engine import Engine, StepResult
 from nextbest.errors import UnprocessableEvent
 from nextbest.experiments.attribution import Outcome
+from nextbest.experiments.delays import DelayReport, DelayTally, delay_report
 from nextbest.experiments.uplift import ALL, Uplift, render, uplift
 from nextbest.guardrails import CONTROL, SENT, is_marketing
 from nextbest.models.offers import NextBestOffer, OfferChoice, cost
@@ -67,6 +72,14 @@ from nextbest.simulation.customers import ENGAGEMENT_FADE_DAYS, Persona
 
 DRAIN_EXTRA_MS = DAY_MS
 """Event time the traffic runs past the end of the last attribution window."""
+APOLOGY_ARMS = {"delay_apology": {"control": 0.2, "treatment": 0.8}}
+"""The loop holds a fifth of the proactive apologies back (logged, never sent): the baseline the
+complaints they avoid are measured against."""
+
+
+def loop_settings() -> EngineSettings:
+    """The engine's settings in the loop: the defaults, with the apologies' control arm."""
+    return EngineSettings(experiment_arms=APOLOGY_ARMS)
 
 
 # --- the engine's parts, as the loop runs them ------------------------------------------------
@@ -253,6 +266,8 @@ class LoopReport:
     """Opened in the period, closed as outcomes, lost (never closed), dropped in merges."""
     churn_trained_day: float | None = None
     """Day of the run at which the churn model had learnt enough to gate win-backs."""
+    delays: DelayReport | None = None
+    """Proactive apologies against complaints, measured and true."""
 
     def covered(self, decision_type: str = ALL) -> bool:
         """Whether the measured conversion-lift interval contains the true lift."""
@@ -276,6 +291,7 @@ class LoopReport:
                              for scope, rows in self.regret.items()},
             "delivery": dict(self.delivery),
             "exposures": dict(self.exposures),
+            "delays": self.delays.to_dict() if self.delays is not None else None,
         }
 
     def render(self) -> str:
@@ -318,6 +334,8 @@ class LoopReport:
                 ratio = "n/a" if math.isnan(r.ratio) else f"{r.ratio:.2f}"
                 out.append(f"  {scope:<11}{name:<18}{r.decisions:>6} decisions  "
                            f"bandit {r.chosen:8.3f}  uniform {r.uniform:8.3f}  ratio {ratio}")
+        if self.delays is not None:
+            out += ["", *self.delays.render()]
         d, e = self.delivery, self.exposures
         out += ["", f"sent {d.get('sent', 0)}, delivered {d.get('delivered', 0)}, undeliverable "
                     f"{d.get('undeliverable', 0)}, responded {d.get('responded', 0)}; exposures "
@@ -363,7 +381,7 @@ class ClosedLoop:
     def __init__(self, *, seed: int = 7, customers: int = 2000, days: int = 120,
                  settings: EngineSettings | None = None) -> None:
         self.seed, self.customers, self.days = seed, customers, days
-        self.settings = settings or EngineSettings()
+        self.settings = settings or loop_settings()
         self.shop = Shop(seed=seed, customers=customers, malformed_share=0.0)
         self.offers = RecordingOffers()
         models = ModelSuite(offers=self.offers, value_top_share=self.settings.value_top_share,
@@ -387,6 +405,7 @@ class ClosedLoop:
         self.dropped_in_merge = 0
         """Open exposures of absorbed profiles that the merge did not carry over."""
         self.churn_trained_at: int | None = None
+        self.delays = DelayTally(self.settings.delay_apology_days)
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -438,6 +457,7 @@ class ClosedLoop:
             self._owner.pop(merge.absorbed.customer_id, None)
         stepped = fed.stepped
         if stepped is not None:
+            self._follow_delays(family, event, event_time)
             if family == "purchase" and event["kind"] == "order":
                 decision_id = event.get("decision_id")
                 self.orders_seen[fed.customer_id].append(
@@ -448,6 +468,14 @@ class ClosedLoop:
         for result in fed.woken:
             self._record(result, fed.now)
 
+    def _follow_delays(self, family: str, event: dict[str, Any], event_time: int) -> None:
+        """Note a late order's notice, or a customer writing about an order."""
+        if family == "fulfilment" and event["kind"] == "delayed" and event_time < self.end:
+            self.delays.noticed(event["order_id"], event_time)
+        elif (family == "support" and event["author"] == "customer" and event["kind"] == "message"
+              and event.get("order_id")):
+            self.delays.wrote(event["order_id"], event_time)
+
     def _record(self, result: StepResult, now: int) -> None:
         """Note what a result decided at ``now`` and deliver its decisions to the shop."""
         profile = result.profile
@@ -457,6 +485,8 @@ class ClosedLoop:
             if measured:
                 key = logged.status if logged.rule is None else f"{logged.status}:{logged.rule}"
                 self.verdicts[decision.decision_type][key] += 1
+                if decision.decision_type == "delay_apology":
+                    self.delays.decided(str(decision.payload.get("order_id")), logged.status)
                 if logged.status in (SENT, CONTROL) and is_marketing(decision.decision_type):
                     self.exposed[decision.decision_id] = Exposure(
                         decision.decision_type, profile.customer_id,
@@ -517,6 +547,8 @@ class ClosedLoop:
             exposures=exposures,
             churn_trained_day=(None if self.churn_trained_at is None else
                                (self.churn_trained_at - self.shop.start_time_ms) / DAY_MS),
+            delays=delay_report(self.delays, self.shop.delays(), start=self.shop.start_time_ms,
+                                end=self.end),
         )
 
     def _truth(self, outcomes: list[Outcome], deliveries: Mapping[str, Delivery]

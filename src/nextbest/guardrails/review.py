@@ -102,8 +102,8 @@ class Guardrails:
             if cost > self.budget.left(now, s.incentive_budget_per_day,
                                          profile.customer_id):
                 return _stop(decision, "incentive_budget", "Today's incentive budget is spent.")
-        if marketing:
-            arm = arm_for(profile.customer_id, decision.decision_type, s)
+        if marketing or decision.decision_type in s.experiment_arms:
+            arm = arm_for(profile.customer_id, decision.decision_type, s, holdout=marketing)
             decision = replace(decision, experiment_arm=arm)
             if arm in NOT_SENT:
                 return Verdict(CONTROL, decision, None, f"In the {arm} group: logged, not sent.")

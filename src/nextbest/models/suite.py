@@ -34,6 +34,7 @@ from nextbest.models.sentiment import (
     tag_topics,
 )
 from nextbest.profile.state import CustomerProfile
+from nextbest.profile.update import BUSINESS_FAMILIES
 
 Lesson = dict[str, Any]
 """What one event (or one churn snapshot, or an erasure) teaches the models: plain data."""
@@ -171,7 +172,10 @@ class ModelSuite:
         self.events += 1
         spikes = self._learn_and_share(lesson)
         churn = None
-        if family != "clickstream" or event["action"] in CHURN_CLICKS:
+        # A moment the customer showed themselves is when churn is scored (and snapshots for
+        # its labels taken): not a page view, nor a parcel the shop moved.
+        if family not in BUSINESS_FAMILIES and (
+                family != "clickstream" or event["action"] in CHURN_CLICKS):
             churn = self._score_churn(profile, now)
         return Observation(churn, sentiment, topics, spikes)
 

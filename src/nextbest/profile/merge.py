@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nextbest.profile.shipments import merge_shipments
 from nextbest.profile.state import (
     CONTACT_HISTORY,
     EMAIL_TIMES,
@@ -71,6 +72,7 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     s.last_review_rating = s.last_review_rating or a.last_review_rating
     seen = {line.item_id for line in s.cart}
     s.cart.extend(line for line in a.cart if line.item_id not in seen)
+    s.shipments = merge_shipments(s.shipments, a.shipments)
     s.sent.update(a.sent)
     s.contacts = sorted(s.contacts + a.contacts)[-MESSAGE_CONTACTS:]
     held = {h["record"]["decision_id"] for h in s.held}

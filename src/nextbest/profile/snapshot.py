@@ -65,7 +65,8 @@ def snapshot_json(profile: CustomerProfile) -> bytes:
 EVENT_FIELDS = ("action", "kind", "item_id", "category", "price", "order_id", "total",
                 "currency", "channel", "return_reason", "decision_id", "conversation_id",
                 "author", "refund_requested", "review_id", "rating", "source",
-                "consent_channel")
+                "consent_channel", "promised_delivery", "expected_delivery", "delay_reason",
+                "carrier")
 """What a served event keeps: what happened and to what, never the customer reference."""
 EVENT_TEXT_CHARS = 160
 

@@ -6,9 +6,9 @@ survivor again where that can be told apart:
 
 * taken back out: the absorbed customer's identifiers, order, return, refund, email and review
   counts, revenue, order and contact times, recent orders, support contacts, the open
-  conversation it brought, cart lines, recent decisions and event ids, its category affinity
-  (decayed as the survivor's was since, approximately: the merge time is not kept), where
-  the customer shops, and the merge itself (``merged_from``);
+  conversation it brought, cart lines, shipments, recent decisions and event ids, its category
+  affinity (decayed as the survivor's was since, approximately: the merge time is not kept),
+  where the customer shops, and the merge itself (``merged_from``);
 * left with the survivor: consent (an opt-out given under either identity stays in force),
   time zone and country, items bought and items shown, decisions waiting for a guardrail and
   open attribution windows (the survivor has been deciding them since), decisions already
@@ -89,6 +89,8 @@ def separate_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> C
         s.conversation = None
     brought = {line.event_id for line in a.cart}
     s.cart = [line for line in s.cart if line.event_id not in brought]
+    shipped = {x.order_id for x in a.shipments}
+    s.shipments = [x for x in s.shipments if x.order_id not in shipped]
     decided = {d["decision_id"] for d in a.recent_decisions}
     s.recent_decisions = [d for d in s.recent_decisions if d["decision_id"] not in decided]
     seen = set(a.recent_event_ids)

@@ -23,6 +23,8 @@ ORDER_TIMES = 32
 EMAIL_TIMES = 32
 ITEMS_BOUGHT = 50
 """Distinct items remembered as bought, newest last (recommendation history and filter)."""
+SHIPMENTS = 5
+"""Shipments remembered (the most recently updated), like the recent orders they belong to."""
 
 
 @dataclass(slots=True)
@@ -33,6 +35,32 @@ class OrderSummary:
     channel: str
     items: list[str]
     categories: list[str]
+
+
+@dataclass(slots=True)
+class Shipment:
+    """Where one order stands on its way to the customer (from fulfilment events)."""
+
+    order_id: str
+    status: str
+    """``shipped``, ``delayed`` or ``delivered``."""
+    updated_at: int
+    promised_delivery: int | None = None
+    expected_delivery: int | None = None
+    """The latest delivery estimate: after a delay, the new date."""
+    delivered_at: int | None = None
+    delay_reason: str | None = None
+    carrier: str | None = None
+    tracking_url: str | None = None
+    delays: int = 0
+    """Delay notices received for this order."""
+
+    @property
+    def delay_ms(self) -> int:
+        """How far the expected delivery lies past the promised one (0 if not late)."""
+        if self.promised_delivery is None or self.expected_delivery is None:
+            return 0
+        return max(0, self.expected_delivery - self.promised_delivery)
 
 
 @dataclass(slots=True)
@@ -114,6 +142,8 @@ class CustomerProfile:
     """The models' latest scores for this customer (churn risk, value, sentiment...)."""
 
     cart: list[CartLine] = field(default_factory=list)
+    shipments: list[Shipment] = field(default_factory=list)
+    """Shipments of recent orders, oldest update first (at most ``SHIPMENTS``)."""
 
     due: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
@@ -140,6 +170,10 @@ class CustomerProfile:
         """Whether a decision with this id was already decided on or is waiting (held)."""
         return decision_id in self.sent or any(
             h["record"]["decision_id"] == decision_id for h in self.held)
+
+    def shipment(self, order_id: str | None) -> Shipment | None:
+        """The shipment of an order, if the profile knows it."""
+        return next((x for x in self.shipments if x.order_id == order_id), None)
 
     @property
     def usual_gap_ms(self) -> float | None:
@@ -171,6 +205,7 @@ class CustomerProfile:
         values = {k: v for k, v in data.items() if k in known}
         values["recent_orders"] = [OrderSummary(**o) for o in values.get("recent_orders", [])]
         values["cart"] = [CartLine(**c) for c in values.get("cart", [])]
+        values["shipments"] = [Shipment(**x) for x in values.get("shipments", [])]
         conversation = values.get("conversation")
         if conversation is not None:
             messages = [Message(**m) for m in conversation.get("messages", [])]

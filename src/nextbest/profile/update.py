@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nextbest.profile.shipments import apply_fulfilment
 from nextbest.profile.state import (
     CONTACT_HISTORY,
     CONVERSATION_MESSAGES,
@@ -26,6 +27,9 @@ SHOPPING_ACTIONS = frozenset({"page_view", "product_view", "search", "add_to_car
 """Actions that show where the customer shops (a message opened on a phone does not)."""
 IDENTIFIER_KINDS = ("customer_id", "email", "phone", "device_id", "loyalty_id", "pos_id")
 MAX_IDENTIFIERS_PER_KIND = 5
+BUSINESS_FAMILIES = frozenset({"fulfilment"})
+"""Events of what the business did (a parcel shipped): they do not show the customer is around,
+so they leave ``last_seen`` - the silence a win-back waits for - as it was."""
 
 
 def apply_event(profile: CustomerProfile, family: str, event: dict[str, Any]) -> None:
@@ -33,7 +37,8 @@ def apply_event(profile: CustomerProfile, family: str, event: dict[str, Any]) ->
     now = int(event["event_time"])
     if profile.first_seen == 0 or now < profile.first_seen:
         profile.first_seen = now
-    profile.last_seen = max(profile.last_seen, now)
+    if family not in BUSINESS_FAMILIES:
+        profile.last_seen = max(profile.last_seen, now)
     _remember_identifiers(profile, event.get("customer"))
     updater = _UPDATERS.get(family)
     if updater is not None:
@@ -177,10 +182,15 @@ def _identity(profile: CustomerProfile, event: dict[str, Any], now: int) -> None
         profile.country = event["country"]
 
 
+def _fulfilment(profile: CustomerProfile, event: dict[str, Any], now: int) -> None:
+    apply_fulfilment(profile, event)
+
+
 _UPDATERS = {
     "clickstream": _clickstream,
     "purchase": _purchase,
     "support": _support,
     "review": _review,
     "identity": _identity,
+    "fulfilment": _fulfilment,
 }

@@ -6,7 +6,8 @@ that must end up on the dead-letter topic. ``Shop.truth()`` tells which customer
 who is price sensitive and which identifiers belong together, for scoring the engine.
 ``Shop.deliver`` closes the loop: customers answer delivered decisions by the hidden model of
 ``response_probability``, and ``Shop.deliveries()`` and ``Shop.natural_orders()`` tell what a
-decision truly changed.
+decision truly changed. Online orders ship (``fulfilment`` events); ``Shop.delays()`` tells which
+were late, who asked about them and who would have asked without an apology.
 
 >>> from itertools import islice, pairwise
 >>> shop = Shop(seed=1, customers=50, items=40)
@@ -23,6 +24,7 @@ True
 
 from __future__ import annotations
 
+from nextbest.simulation.fulfilment import DelayTruth
 from nextbest.simulation.malformed import MALFORMED_FLAWS
 from nextbest.simulation.model import (
     FAMILIES,
@@ -39,6 +41,7 @@ __all__ = [
     "FAMILIES",
     "MALFORMED_FLAWS",
     "CustomerTruth",
+    "DelayTruth",
     "Delivery",
     "MalformedMessage",
     "Shop",

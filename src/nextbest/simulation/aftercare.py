@@ -1,23 +1,49 @@
 """What follows an order: returns and refunds, support conversations and reviews.
 
 The storylines of the use cases live here: Lisa's defective dress (a return with reason
-``defective``, sometimes preceded by a complaint), John's late headphones (a polite contact, then
-an angry repeat contact within three days), Hannah's address change (a positive conversation).
+``defective``, sometimes preceded by a complaint), John's late headphones (shipped late, see
+``fulfilment.py``; when the shop said nothing he asks where they are, and some write again
+angrily two days later), Hannah's address change (a positive conversation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import random
+from dataclasses import dataclass, field
 from functools import partial
 
 from nextbest.simulation import texts
 from nextbest.simulation.catalog import CATEGORY_BY_NAME, Item
 from nextbest.simulation.customers import DAY_MS, Persona
+from nextbest.simulation.fulfilment import DelayTruth, ship
 from nextbest.simulation.records import Record, purchase, ref, review, support
 from nextbest.simulation.world import World
 
 MINUTE_MS = 60_000
 Turn = tuple[str, str]  # author, situation (a key of texts.LINES)
+
+
+ANGRY_AGAIN = 0.4
+"""Share of customers asking about a late order who write again, angrily, two days later."""
+LEGAL_SHARE = 0.4
+"""Share of those angry repeat contacts that threaten legal action."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """Where a conversation draws from and whose ids it takes: the world's generator and ids
+    (natural traffic), or, with a ``tag``, a generator and ids of its own, its events handed
+    out as replies - for conversations that happen or not by what the engine decided."""
+
+    rng: random.Random
+    tag: str | None = None
+    serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def new_id(self, w: World, prefix: str) -> str:
+        if self.tag is None:
+            return w.new_id(prefix)
+        return f"{prefix}-{w.tag}-{self.tag}-{next(self.serial)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +67,11 @@ def after_order(w: World, persona: Persona, order: Order) -> None:
     if order.channel != "pos":
         # Big orders (John's headphones) ship from a partner warehouse and are late more often.
         roll = rng.random() - (0.09 if order.total > 200 else 0.0)
-        if roll < 0.06:
+        late = roll < 0.06
+        ship(w, persona, order.order_id, t0, late=late,
+             complain=partial(late_delivery, w, persona, order))
+        if late:
             rating_cap = 3
-            w.schedule(t0 + _days(w, 3.0, 4.5), persona.idx,
-                       partial(late_delivery, w, persona, order))
         elif roll < 0.10:
             w.schedule(t0 + int(rng.uniform(10, 60) * MINUTE_MS), persona.idx,
                        partial(address_change, w, persona, order))
@@ -75,11 +102,13 @@ def after_order(w: World, persona: Persona, order: Order) -> None:
 
 def conversation(w: World, persona: Persona, time_ms: int, *, channel: str,
                  order_id: str | None, item: Item, turns: list[Turn],
-                 refund: float | None = None, legal: bool = False, escalate: bool = False) -> int:
+                 refund: float | None = None, legal: bool = False, escalate: bool = False,
+                 reply: Voice | None = None) -> int:
     """Opened, the turns, then resolved (escalated to an agent first if asked).
 
     The first customer turn carries ``refund`` and, if ``legal``, a legal threat. Returns the
-    time of the last event.
+    time of the last event. ``reply``: draws, ids and events of the conversation's own, handed
+    out as replies (see :class:`Voice`).
     """
     if channel == "sms" and persona.phone is not None:
         customer = ref(phone=persona.phone)
@@ -88,12 +117,14 @@ def conversation(w: World, persona: Persona, time_ms: int, *, channel: str,
     else:
         channel = "chat"
         customer = ref(customer_id=persona.customer_id)
-    conv, rng, owner = w.new_id("CV"), w.rng, persona.idx
-    t = w.awake(persona, time_ms)
+    voice = reply or Voice(w.rng)
+    conv, rng, owner = voice.new_id(w, "CV"), voice.rng, persona.idx
+    emit = w.emit if reply is None else w.emit_reply
+    t = w.awake(persona, time_ms, rng=rng)
 
     def say(kind: str, author: str, text: str | None, refund: float | None = None) -> None:
-        w.emit(t, owner, "support", support(
-            w.new_id("ev"), t, customer, kind, conversation_id=conv, channel=channel,
+        emit(t, owner, "support", support(
+            voice.new_id(w, "ev"), t, customer, kind, conversation_id=conv, channel=channel,
             author=author, text=text, order_id=order_id, refund_requested=refund))
 
     say("opened", "customer", None)
@@ -117,29 +148,30 @@ def _item(w: World, ln: Record) -> Item:
     return w.items[w.index_of[ln["item_id"]]]
 
 
-def late_delivery(w: World, persona: Persona, order: Order, time_ms: int) -> None:
-    """John: a polite "where is it?", a bot answer, and an angry repeat contact two days later."""
-    rng = w.rng
+def late_delivery(w: World, persona: Persona, order: Order, late: DelayTruth,
+                  rng: random.Random, time_ms: int) -> None:
+    """John: a polite "where is it?", a bot answer, and, for some whose parcel has still not
+    come, an angry repeat contact two days later (``fulfilment.py`` decides who asks at all)."""
     channel = "sms" if persona.phone is not None else rng.choice(("chat", "email"))
+    first = Voice(rng, f"{order.order_id}-asks")
     end = conversation(w, persona, time_ms, channel=channel, order_id=order.order_id,
-                       item=_item(w, order.lines[0]),
+                       item=_item(w, order.lines[0]), reply=first,
                        turns=[("customer", "late_first"), ("bot", "reply_late_bot")])
-    w.schedule(end + _days(w, 1.2, 2.2), persona.idx,
-               partial(_angry_followup, w, persona, order, channel))
+    at = end + int(rng.uniform(1.2, 2.2) * DAY_MS)
+    if rng.random() < ANGRY_AGAIN and at < late.delivered_at:
+        w.schedule(at, persona.idx, partial(_angry_followup, w, persona, order, channel, rng))
 
 
 def _angry_followup(w: World, persona: Persona, order: Order, channel: str,
-                    time_ms: int) -> None:
-    rng = w.rng
-    end = conversation(w, persona, time_ms, channel=channel, order_id=order.order_id,
-                       item=_item(w, order.lines[0]),
-                       turns=[("customer", "late_angry"), ("agent", "reply_late_agent")],
-                       refund=order.total if rng.random() < (0.7 if order.total > 150 else 0.3)
-                       else None,
-                       legal=rng.random() < 0.25, escalate=rng.random() < 0.3)
-    if rng.random() < 0.3:
-        w.schedule(end + _days(w, 1.0, 4.0), persona.idx,
-                   partial(give_back, w, persona, order, order.lines, "late_delivery"))
+                    rng: random.Random, time_ms: int) -> None:
+    if w.erased[persona.idx]:
+        return
+    conversation(w, persona, time_ms, channel=channel, order_id=order.order_id,
+                 item=_item(w, order.lines[0]), reply=Voice(rng, f"{order.order_id}-again"),
+                 turns=[("customer", "late_angry"), ("agent", "reply_late_agent")],
+                 refund=order.total if rng.random() < (0.7 if order.total > 150 else 0.3)
+                 else None,
+                 legal=rng.random() < LEGAL_SHARE, escalate=rng.random() < 0.3)
 
 
 def address_change(w: World, persona: Persona, order: Order, time_ms: int) -> None:

@@ -13,11 +13,12 @@ from nextbest.simulation.model import MalformedMessage, SimEvent
 
 # Registered schema ids, as in schemas/registry.json (ids are fixed forever there).
 SCHEMA_IDS: dict[str, int] = {"clickstream": 1, "purchase": 2, "support": 3, "review": 4,
-                              "identity": 5, "catalog": 6}
+                              "identity": 5, "catalog": 6, "fulfilment": 13}
 MALFORMED_FLAWS: tuple[str, ...] = ("truncated_avro", "not_json", "missing_field",
                                     "no_identifier", "wrong_enum")
 ENUM_FIELDS: dict[str, str] = {"clickstream": "action", "purchase": "kind", "support": "kind",
-                               "review": "source", "identity": "kind", "catalog": "kind"}
+                               "review": "source", "identity": "kind", "catalog": "kind",
+                               "fulfilment": "kind"}
 
 
 def _zigzag_varint(n: int) -> bytes:

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAMILIES: tuple[str, ...] = ("clickstream", "purchase", "support", "review", "identity", "catalog")
+FAMILIES: tuple[str, ...] = ("clickstream", "purchase", "support", "review", "identity", "catalog",
+                             "fulfilment")
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,3 +76,13 @@ def identity(event_id: str, time_ms: int, customer: Record, kind: str, *,
              country: str | None = None) -> Record:
     return {"event_id": event_id, "event_time": time_ms, "customer": customer, "kind": kind,
             "consent_channel": consent_channel, "timezone": timezone, "country": country}
+
+
+def fulfilment(event_id: str, time_ms: int, customer: Record, kind: str, *, order_id: str,
+               promised_delivery: int | None = None, expected_delivery: int | None = None,
+               delay_reason: str | None = None, carrier: str | None = None,
+               tracking_url: str | None = None) -> Record:
+    return {"event_id": event_id, "event_time": time_ms, "customer": customer, "kind": kind,
+            "order_id": order_id, "promised_delivery": promised_delivery,
+            "expected_delivery": expected_delivery, "delay_reason": delay_reason,
+            "carrier": carrier, "tracking_url": tracking_url}

@@ -38,6 +38,7 @@ BASE_PROBABILITY: Mapping[str, float] = MappingProxyType({
     "next_best_offer": 0.06,
     "loyalty_reward": 0.05,
     "service_recovery": 0.10,
+    "delay_apology": 0.05,  # the gesture's discount, used now and then
     "review_request": 0.0,
     "thank_you": 0.0,
 })
@@ -167,6 +168,9 @@ class Inbox:
         self.deliveries[decision_id] = delivery
         if not reaches:
             return
+        if decision_type == "delay_apology" and isinstance(payload.get("order_id"), str):
+            # The customer now knows: whether they still ask is simulation/fulfilment.py's.
+            w.apologies.setdefault(payload["order_id"], sent_at)
         rng = random.Random(f"{self.seed}|{decision_id}")
         responded = rng.random() < probability
         opened_at: int | None = None

@@ -91,9 +91,14 @@ def _basket(w: World, persona: Persona) -> list[tuple[int, int]]:
     return list(basket.items())
 
 
+def lapsed(persona: Persona, time_ms: int) -> bool:
+    """Whether the customer has lapsed by ``time_ms``: from then on they buy nothing."""
+    return persona.lapse_ms is not None and time_ms >= persona.lapse_ms
+
+
 def purchase_episode(w: World, persona: Persona, time_ms: int) -> None:
     """One purchase the customer's rhythm calls for: a store order or a web/app visit."""
-    if w.erased[persona.idx] or (persona.lapse_ms is not None and time_ms >= persona.lapse_ms):
+    if w.erased[persona.idx] or lapsed(persona, time_ms):
         return  # lapsed customers stop buying: that is the churn the engine should notice
     rng = w.rng
     # Gaps stretch as engagement fades before a lapse (frequency compression).
@@ -168,6 +173,8 @@ def checkout(w: World, persona: Persona, time_ms: int, basket: list[tuple[int, i
     w.emit(t, persona.idx, "clickstream", click(w.new_id("ev"), t, customer, "checkout_started",
                                                 ctx=ctx, url="/checkout"))
     t = _step(w, t, 60.0, 400.0)
+    if lapsed(persona, t):
+        return  # the night, or hours away from the cart, took them past their lapse
     lines = _lines(w, t, basket)
     if not lines:
         return  # sold out while in the cart
@@ -188,6 +195,8 @@ def store_order(w: World, persona: Persona, time_ms: int, basket: list[tuple[int
     pos_id = persona.pos_id if roll < 0.8 else None
     loyalty = persona.loyalty_id if roll >= 0.4 or pos_id is None else None
     customer = ref(pos_id=pos_id, loyalty_id=loyalty)
+    if lapsed(persona, time_ms):
+        return  # the night took them past their lapse
     lines = _lines(w, time_ms, basket)
     if not lines or (pos_id is None and loyalty is None):
         return

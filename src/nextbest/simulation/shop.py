@@ -9,6 +9,7 @@ from typing import Any
 
 from nextbest.simulation.catalog import Item, build_items, catalog_event
 from nextbest.simulation.customers import DAY_MS, Persona, build_personas, build_truth
+from nextbest.simulation.fulfilment import DelayTruth
 from nextbest.simulation.malformed import malformed
 from nextbest.simulation.model import MalformedMessage, ShopTruth, SimEvent
 from nextbest.simulation.response import Delivery, Inbox
@@ -35,7 +36,8 @@ class Shop:
       Published at R events/s, simulated time runs ``time_scale * R / 100`` times faster than
       the clock (default 14,400: 4 simulated hours per second at 100 events/s, 600 events per
       simulated day). When the customers alone produce more, nothing is added and simulated time
-      runs slower than asked; fewer customers speed it up.
+      runs slower than asked; fewer customers speed it up. The shop's own shipment events
+      (``fulfilment``) come on top: they stand in for no customer's visit.
     - ``malformed_share``: share of all messages that are broken copies of the event just
       before them (the real event is never lost); 0 for none.
 
@@ -97,7 +99,8 @@ class Shop:
             if isinstance(work, SimEvent):
                 if owner >= 0 and erased[owner]:
                     continue  # erased customers leave no further trace
-                traffic.emitted += 1
+                if work.family != "fulfilment":  # the shop's doing, not a visit's
+                    traffic.emitted += 1
                 if work.family == "purchase" and owner >= 0 and work.event["kind"] == "order":
                     natural_orders[owner].append((time_ms, work.event["total"]))
                 yield work
@@ -136,6 +139,12 @@ class Shop:
     def deliveries(self) -> list[Delivery]:
         """The truth about every decision delivered to the latest stream, in delivery order."""
         return list(self._inbox.deliveries.values()) if self._inbox is not None else []
+
+    def delays(self) -> list[DelayTruth]:
+        """The truth about every late order of the latest stream so far, in order of the order:
+        when it was noticed, promised and delivered, who asked and what they would have done
+        without an apology."""
+        return list(self._inbox.world.delays.values()) if self._inbox is not None else []
 
     def natural_orders(self, customer_id: str) -> list[tuple[int, float]]:
         """(event time, total) of the customer's own orders handed out so far, without responses.

@@ -8,12 +8,15 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nextbest.simulation.catalog import CATEGORY_NAMES, Item, catalog_event
 from nextbest.simulation.customers import DAY_MS, Persona
 from nextbest.simulation.model import SimEvent
 from nextbest.simulation.records import identity, key_of, ref
+
+if TYPE_CHECKING:
+    from nextbest.simulation.fulfilment import DelayTruth
 
 Task = Callable[[int], None]
 SHOP = -1  # owner of shop-level work (campaigns, stock, anonymous visitors)
@@ -22,7 +25,9 @@ HOUR_MS = 3_600_000
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An event caused by a delivered decision: handed out, but not natural traffic."""
+    """An event caused by a delivered decision, or one whose happening depends on them (a
+    customer asking about a late order the shop may have apologised for): handed out, but not
+    natural traffic."""
 
     event: SimEvent
 
@@ -35,9 +40,9 @@ class World:
     Ties keep insertion order, which keeps a seeded run reproducible.
     """
 
-    __slots__ = ("_heap", "_seq", "_serial", "all_items", "category_pools", "erased", "index_of",
-                 "items", "linked", "natural_orders", "now", "personas", "revoked", "rng", "stock",
-                 "tag")
+    __slots__ = ("_heap", "_seq", "_serial", "all_items", "apologies", "category_pools", "delays",
+                 "erased", "index_of", "items", "linked", "natural_orders", "now", "personas",
+                 "revoked", "rng", "stock", "tag", "weather")
 
     def __init__(self, *, rng: random.Random, tag: str, start_ms: int,
                  items: tuple[Item, ...], personas: tuple[Persona, ...]) -> None:
@@ -57,6 +62,11 @@ class World:
         self.revoked: set[tuple[int, str]] = set()  # (persona idx, channel) consent withdrawn
         # (event time, total) of each order handed out that the customer's own rhythm made.
         self.natural_orders: list[list[tuple[int, float]]] = [[] for _ in personas]
+        # Late orders as they truly went (simulation/fulfilment.py), by order id, and when an
+        # apology for an order reached its customer (delivered decisions, simulation/response.py).
+        self.delays: dict[str, DelayTruth] = {}
+        self.apologies: dict[str, int] = {}
+        self.weather: list[tuple[int, int, str]] | None = None
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = 0
         self._serial = 0

@@ -2,6 +2,7 @@
 
 from nextbest.decisions.policies.base import Policy, Trigger
 from nextbest.decisions.policies.cart_reminder import CartReminderPolicy
+from nextbest.decisions.policies.delay_apology import DelayApologyPolicy
 from nextbest.decisions.policies.escalation import EscalationPolicy
 from nextbest.decisions.policies.loyalty import LoyaltyRewardPolicy
 from nextbest.decisions.policies.next_best_offer import NextBestOfferPolicy
@@ -12,20 +13,21 @@ from nextbest.decisions.policies.winback import WinbackPolicy
 
 DECISION_TYPES = (
     "escalation", "support_reply", "service_recovery", "cart_reminder", "winback",
-    "next_best_offer", "loyalty_reward", "review_request", "thank_you",
+    "next_best_offer", "loyalty_reward", "review_request", "thank_you", "delay_apology",
 )
 """Every decision type the default policies make (one decisions.<type> topic each)."""
 
 
 def default_policies() -> list[Policy]:
     return [EscalationPolicy(), SupportTriagePolicy(), ServiceRecoveryPolicy(),
-            CartReminderPolicy(), WinbackPolicy(), NextBestOfferPolicy(), LoyaltyRewardPolicy(),
-            ReviewFollowUpPolicy()]
+            DelayApologyPolicy(), CartReminderPolicy(), WinbackPolicy(), NextBestOfferPolicy(),
+            LoyaltyRewardPolicy(), ReviewFollowUpPolicy()]
 
 
 __all__ = [
     "DECISION_TYPES",
     "CartReminderPolicy",
+    "DelayApologyPolicy",
     "EscalationPolicy",
     "LoyaltyRewardPolicy",
     "NextBestOfferPolicy",

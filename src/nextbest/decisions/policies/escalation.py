@@ -134,7 +134,8 @@ def handoff_reasons(
 def escalation(profile: CustomerProfile, trigger: Trigger, event: dict[str, Any],
                reasons: list[Reason], settings: EngineSettings) -> Decision:
     """The conversation of ``event`` to a person, with the whole context: the customer, their
-    identifiers, orders, the conversation so far, earlier contacts and the message's tone."""
+    identifiers, orders and where their parcels are, the conversation so far, earlier contacts
+    and the message's tone."""
     observation = trigger.observation
     now = trigger.event_time
     conversation = profile.conversation
@@ -146,6 +147,7 @@ def escalation(profile: CustomerProfile, trigger: Trigger, event: dict[str, Any]
         "customer": customer_summary(profile, now),
         "identifiers": profile.identifiers,
         "recent_orders": [asdict(o) for o in profile.recent_orders],
+        "shipments": [asdict(x) for x in profile.shipments],
         "conversation": [asdict(m) for m in conversation.messages] if conversation else [],
         "previous_contacts": profile.support_contacts[:-1],
         "sentiment": (

@@ -4,7 +4,9 @@ Tier 3 (a person takes over, with the whole context) is :class:`EscalationPolicy
 asks the same questions first (:func:`handoff_reasons`) so the two never answer one message.
 Otherwise the message is tier 1 - a recognised question with a standard answer, filled with the
 customer's own order, on a calm message - or tier 2: an agent gets a drafted reply with the
-customer's facts, so nobody starts from scratch.
+customer's facts, so nobody starts from scratch. "Where is my order?" is answered from the
+order's real shipment status when fulfilment events told it (use case 2), in the bot's answer
+and in the agent's draft alike.
 """
 
 from __future__ import annotations
@@ -15,14 +17,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nextbest.decisions.policies.base import Trigger, customer_summary, numeric_scores, ttl_ms
+from nextbest.decisions.policies.delay_apology import apologised
 from nextbest.decisions.policies.escalation import (
     customer_message,
     handoff_reasons,
     previous_contact,
 )
 from nextbest.decisions.policies.recovery_replies import awaited_reply
+from nextbest.decisions.policies.shipment_status import (
+    UNKNOWN_STATUS,
+    shipment_facts,
+    status_answer,
+    status_words,
+)
 from nextbest.decisions.record import Decision, Reason
-from nextbest.profile.state import Conversation, CustomerProfile, OrderSummary
+from nextbest.guardrails.localtime import zone
+from nextbest.profile.state import Conversation, CustomerProfile, OrderSummary, Shipment
 from nextbest.settings import DAY_MS, EngineSettings
 
 Evidence = tuple[re.Pattern[str], float]
@@ -58,8 +68,8 @@ INTENTS: tuple[Intent, ...] = (
          _cue(r"\bwas due\b|\bdispatch", 0.7),
          _cue(r"\bany update\b|\bstill no\b|\blate\b|\blost\b|\bnot (yet )?arrived\b"
               r"|\b(would|will|to) ship\b", 0.4)),
-        "I am sorry for the wait on {your_order} ({items}), placed {since}. I have checked with "
-        "our warehouse: [status and expected delivery].",
+        "I am sorry for the wait on {your_order} ({items}), placed {since}. I have checked where "
+        "it is: {status}.",
         "You can follow {your_order} with the tracking link in your shipping confirmation. If "
         "it has not arrived within two working days, reply here and a colleague will chase it.",
         needs_order=True,
@@ -253,6 +263,9 @@ class SupportTriagePolicy:
         negative = (observation.sentiment.negative
                     if observation is not None and observation.sentiment is not None else None)
         facts = order_facts(order, now)
+        tz = zone(profile.timezone, settings.default_timezone)
+        shipment = profile.shipment(order.order_id) if order is not None else None
+        facts["status"] = status_words(shipment, tz) if shipment else UNKNOWN_STATUS
         held_back = _not_automatic(profile, intent, confidence, order, negative, settings)
         payload: dict[str, Any] = {
             "tier": 2,
@@ -262,10 +275,15 @@ class SupportTriagePolicy:
             "confidence": round(confidence, 4),
             "order_id": order.order_id if order else event.get("order_id"),
         }
+        if shipment is not None:
+            payload["shipment"] = shipment_facts(shipment)
         if intent is not None and intent.answer is not None and not held_back:
             action, channel = "send_automated_answer", event["channel"]
-            payload.update(tier=1, answer=intent.answer.format(**facts))
-            reasons = _automatic(intent, confidence, order, facts, negative, settings)
+            told = shipment if intent.name == "order_status" else None
+            answer = (status_answer(told, facts["your_order"], tz) if told
+                      else intent.answer.format(**facts))
+            payload.update(tier=1, answer=answer)
+            reasons = _automatic(intent, confidence, order, facts, negative, settings, told)
         else:
             action, channel = "draft_for_agent", "support_desk"
             payload.update(_draft(profile, intent, confidence, order, facts, negative, now,
@@ -302,6 +320,10 @@ def _draft(
         f"{profile.orders} orders. "
         + (f"About {facts['your_order']} ({facts['items']}), placed {facts['since']}. "
            if order else "No order on file for this message. ")
+        + (f"Parcel {facts['status']}" + (
+            "; its delay apology was decided already. "
+            if order and apologised(profile, order.order_id) else ". ")
+           if facts["status"] != UNKNOWN_STATUS else "")
         + (f"Asks about {intent.label} ({confidence:.0%} confident). " if intent
            else "Question not recognised. ")
         + (f"Reads {negative:.0%} negative." if negative is not None else "")
@@ -350,13 +372,16 @@ def _not_automatic(
 
 def _automatic(
     intent: Intent, confidence: float, order: OrderSummary | None, facts: dict[str, str],
-    negative: float | None, settings: EngineSettings,
+    negative: float | None, settings: EngineSettings, shipment: Shipment | None,
 ) -> tuple[Reason, ...]:
     reasons = [Reason(
         "intent_recognised",
         f"Asks about {intent.label} ({confidence:.0%} confident); a standard answer covers it.")]
     if order is not None:
         reasons.append(Reason("order_on_file", f"Answer filled with {facts['your_order']}."))
+    if shipment is not None:
+        reasons.append(Reason("shipment_status",
+                              f"Answer built from the shipment status: {facts['status']}."))
     if negative is not None:
         reasons.append(Reason(
             "calm_message",
