@@ -13,7 +13,12 @@ Variants of context (``CONTEXTS``):
 
 * ``history``: the customer's purchases only, no context;
 * ``event``: the item of the event itself, as a next best offer passes it today;
-* ``session``: the items viewed or added in the current session so far, oldest first.
+* ``session``: the items viewed or added in the current visit so far (the profile's
+  ``current_visit``), oldest first, as context (added to the history);
+* ``visit``: the same items as the recommender's ``visit`` (what the customer looks for now,
+  scored apart from the history), as decisions pass it;
+* ``event+visit``: both the event's item as context and the visit, as a next best offer passes
+  them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from typing import Any
 from nextbest.driver import InProcess
 from nextbest.engine import Engine
 from nextbest.errors import UnprocessableEvent
-from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
 from nextbest.simulation import Shop, SimEvent
 
@@ -36,11 +40,14 @@ HORIZON_MS = 7 * DAY_MS
 CUTS = (3, 10)
 ITEM_ACTIONS = frozenset({"product_view", "add_to_cart"})
 
-Context = Callable[[CustomerProfile, dict[str, Any], list[str]], list[str] | None]
+Context = Callable[[dict[str, Any], list[str]], dict[str, Any]]
 CONTEXTS: dict[str, Context] = {
-    "history": lambda profile, event, session: None,
-    "event": lambda profile, event, session: [event["item_id"]],
-    "session": lambda profile, event, session: list(session),
+    "history": lambda event, session: {},
+    "event": lambda event, session: {"context": [event["item_id"]]},
+    "session": lambda event, session: {"context": list(session)},
+    "visit": lambda event, session: {"visit": list(session)},
+    "event+visit": lambda event, session: {"context": [event["item_id"]],
+                                           "visit": list(session)},
 }
 
 
@@ -86,7 +93,7 @@ class SessionReport:
         for name in CONTEXTS:
             rates = [f"{tally.rate(name, cut):.3f}" for tally in (self.all, self.in_session)
                      for cut in CUTS]
-            lines.append(f"  {name:8s} HR@3/@10 {rates[0]} {rates[1]}  same session "
+            lines.append(f"  {name:11s} HR@3/@10 {rates[0]} {rates[1]}  same session "
                          f"{rates[2]} {rates[3]}  {self.recommend_us[name]:.0f} us/call")
         return "\n".join(lines)
 
@@ -95,10 +102,9 @@ def measure(*, seed: int, customers: int, days: int) -> SessionReport:
     shop = Shop(seed=seed, customers=customers)
     engine = Engine(policies=[])
     loop = InProcess(engine)
-    for message in shop.catalog():
-        loop.feed(message.family, message.event)
+    for listed in shop.catalog():
+        loop.feed(listed.family, listed.event)
     end = shop.start_time_ms + days * DAY_MS
-    sessions: dict[str, list[str]] = {}  # session id -> items met, oldest first
     pending: dict[str, list[_Moment]] = {}  # shop customer -> moments awaiting a target
     everything, same, expired = Tally(), Tally(), 0
     spent = dict.fromkeys(CONTEXTS, 0.0)
@@ -106,15 +112,15 @@ def measure(*, seed: int, customers: int, days: int) -> SessionReport:
     for message in shop.events():
         if not isinstance(message, SimEvent):
             continue
-        event = message.event
+        family, event = message.family, message.event
         now = int(event["event_time"])
         if now >= end:
             break
         try:
-            fed = loop.feed(message.family, event)
+            fed = loop.feed(family, event)
         except UnprocessableEvent:
             continue
-        items = _items_of(message.family, event)
+        items = _items_of(family, event)
         owner = _owner(shop, event.get("customer")) if items else None
         if owner is None:
             continue
@@ -133,20 +139,16 @@ def measure(*, seed: int, customers: int, days: int) -> SessionReport:
                         same.add(moment.ranked, item)
             waiting = still
         pending[owner] = waiting
-        if message.family != "clickstream" or fed.customer_id is None:
+        if family != "clickstream" or fed.customer_id is None:
             continue
         profile = loop.profiles.get(fed.customer_id)
         if profile is None:
             continue
-        met = sessions.setdefault(session_id, []) if session_id else []
-        if event["item_id"] in met:
-            met.remove(event["item_id"])
-        met.append(event["item_id"])
+        met = profile.current_visit(now)
         ranked: dict[str, list[str]] = {}
         for name, context in CONTEXTS.items():
             started = time.perf_counter()
-            picks = engine.models.recommend(profile, max(CUTS),
-                                            context=context(profile, event, met))
+            picks = engine.models.recommend(profile, max(CUTS), **context(event, met))
             spent[name] += time.perf_counter() - started
             ranked[name] = [r.item_id for r in picks]
         calls += 1
