@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from nextbest.driver import InProcess
@@ -32,8 +33,8 @@ class SilentModels(ModelSuite):
     def rescore(self, profile: CustomerProfile, now: int) -> None:
         return None
 
-    def recommend(self, profile: CustomerProfile, k: int, *,
-                  context: list[str] | None = None) -> list[Recommendation]:
+    def recommend(self, profile: CustomerProfile, k: int, *, context: list[str] | None = None,
+                  visit: Sequence[str] = ()) -> list[Recommendation]:
         return []
 
 

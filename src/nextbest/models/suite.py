@@ -347,12 +347,14 @@ class ModelSuite:
     # --- answers --------------------------------------------------------------------------
 
     def recommend(
-        self, profile: CustomerProfile, k: int, *, context: list[str] | None = None
+        self, profile: CustomerProfile, k: int, *, context: list[str] | None = None,
+        visit: Sequence[str] = (),
     ) -> list[Recommendation]:
-        """Top ``k`` items for the customer, most recent interests (``context``) weighted in."""
+        """Top ``k`` items for the customer, most recent interests (``context``) weighted in,
+        and what they look for in their current ``visit`` (its items, oldest first)."""
         history = [*profile.items_bought, *(context or [])]
         return self.recommender.recommend(profile.customer_id, k, history=history,
-                                          shown=profile.shown)
+                                          shown=profile.shown, visit=visit)
 
     def in_stock(self, item_id: str, at: int | None = None) -> bool:
         """Whether an item may be shown (at event time ``at``): known (from the catalog every

@@ -12,6 +12,7 @@ from nextbest.profile.state import (
     RECENT_DECISIONS,
     RECENT_EVENTS,
     RECENT_ORDERS,
+    VISIT_ITEMS,
     CustomerProfile,
 )
 
@@ -50,6 +51,12 @@ def merge_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> Cust
     s.affinity_at = max(s.affinity_at, a.affinity_at)
     for key, count in a.shopping_context.items():
         s.shopping_context[key] = s.shopping_context.get(key, 0) + count
+    if a.visit_id is not None and a.visit_id == s.visit_id:  # one visit seen under two ids
+        s.visit_items = [*(i for i in a.visit_items if i not in s.visit_items), *s.visit_items]
+        s.visit_items = s.visit_items[-VISIT_ITEMS:]
+        s.visit_at = max(s.visit_at, a.visit_at)
+    elif a.visit_at > s.visit_at:
+        s.visit_id, s.visit_at, s.visit_items = a.visit_id, a.visit_at, list(a.visit_items)
     s.email_opens += a.email_opens
     s.email_clicks += a.email_clicks
     s.messages_sent += a.messages_sent

@@ -75,6 +75,8 @@ def separate_profiles(survivor: CustomerProfile, absorbed: CustomerProfile) -> C
             s.shopping_context[key] = left
         else:
             s.shopping_context.pop(key, None)
+    if a.visit_id is not None and s.visit_id == a.visit_id:
+        s.visit_items = [i for i in s.visit_items if i not in a.visit_items]
     s.email_opens = max(0, s.email_opens - a.email_opens)
     s.email_clicks = max(0, s.email_clicks - a.email_clicks)
     s.messages_sent = max(0, s.messages_sent - a.messages_sent)

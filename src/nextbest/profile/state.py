@@ -25,6 +25,11 @@ ITEMS_BOUGHT = 50
 """Distinct items remembered as bought, newest last (recommendation history and filter)."""
 SHIPMENTS = 5
 """Shipments remembered (the most recently updated), like the recent orders they belong to."""
+VISIT_ITEMS = 10
+"""Items remembered of the customer's latest visit (the most recent)."""
+VISIT_RELEVANT_MS = 86_400_000
+"""How long after its last event a visit still tells what the customer looks for: a cart
+reminder half an hour later speaks to it, a win-back weeks later does not."""
 
 
 @dataclass(slots=True)
@@ -120,6 +125,11 @@ class CustomerProfile:
     shopping_context: dict[str, int] = field(default_factory=dict)
     """Shopping events (views, searches, cart) seen per device kind and per channel, keyed
     ``device:mobile``, ``channel:app`` and so on: where the customer shops."""
+    visit_id: str | None = None
+    """The session id of the customer's latest visit (its clickstream's ``session_id``)."""
+    visit_at: int = 0
+    visit_items: list[str] = field(default_factory=list)
+    """Items viewed or added to the cart in that visit, oldest first: what they look for now."""
 
     email_opens: int = 0
     email_clicks: int = 0
@@ -174,6 +184,11 @@ class CustomerProfile:
     def shipment(self, order_id: str | None) -> Shipment | None:
         """The shipment of an order, if the profile knows it."""
         return next((x for x in self.shipments if x.order_id == order_id), None)
+
+    def current_visit(self, now: int) -> list[str]:
+        """The items of the latest visit while it still tells what the customer looks for
+        (``VISIT_RELEVANT_MS``); [] after."""
+        return list(self.visit_items) if now - self.visit_at <= VISIT_RELEVANT_MS else []
 
     @property
     def usual_gap_ms(self) -> float | None:

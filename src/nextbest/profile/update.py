@@ -13,6 +13,7 @@ from nextbest.profile.state import (
     ITEMS_BOUGHT,
     ORDER_TIMES,
     RECENT_ORDERS,
+    VISIT_ITEMS,
     CartLine,
     Conversation,
     CustomerProfile,
@@ -25,6 +26,8 @@ AFFINITY_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "order": 4.0, "revi
 SHOPPING_ACTIONS = frozenset({"page_view", "product_view", "search", "add_to_cart",
                               "remove_from_cart", "checkout_started"})
 """Actions that show where the customer shops (a message opened on a phone does not)."""
+VISIT_ACTIONS = frozenset({"product_view", "add_to_cart"})
+"""Actions whose item tells what the customer looks for in this visit."""
 IDENTIFIER_KINDS = ("customer_id", "email", "phone", "device_id", "loyalty_id", "pos_id")
 MAX_IDENTIFIERS_PER_KIND = 5
 BUSINESS_FAMILIES = frozenset({"fulfilment"})
@@ -106,6 +109,20 @@ def _clickstream(profile: CustomerProfile, event: dict[str, Any], now: int) -> N
             if context.get(name):
                 key = f"{name}:{context[name]}"
                 profile.shopping_context[key] = profile.shopping_context.get(key, 0) + 1
+    if action in VISIT_ACTIONS and item_id and context.get("session_id"):
+        _remember_visit(profile, context["session_id"], item_id, now)
+
+
+def _remember_visit(profile: CustomerProfile, session_id: str, item_id: str, now: int) -> None:
+    if session_id != profile.visit_id:
+        if now < profile.visit_at:
+            return  # a late event of an earlier visit
+        profile.visit_id, profile.visit_items = session_id, []
+    profile.visit_at = max(profile.visit_at, now)
+    if item_id in profile.visit_items:
+        profile.visit_items.remove(item_id)
+    profile.visit_items.append(item_id)
+    del profile.visit_items[:-VISIT_ITEMS]
 
 
 def _purchase(profile: CustomerProfile, event: dict[str, Any], now: int) -> None:

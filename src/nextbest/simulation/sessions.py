@@ -58,8 +58,9 @@ def browse_visit(w: World, time_ms: int, persona: Persona | None) -> int:
                                           url="/"))
     count = 1
     last: int | None = None
+    intent = w.visit_intent(persona, explore=0.2)
     for _ in range(rng.randint(1, 4)):
-        index = w.pick_item(persona, explore=0.2)
+        index = w.pick_item(persona, explore=0.2, intent=intent)
         if index is None:
             continue
         if last is None and rng.random() < 0.25:
@@ -84,8 +85,9 @@ def _basket(w: World, persona: Persona) -> list[tuple[int, int]]:
     rng = w.rng
     size = rng.choices((1, 2, 3), weights=(6, 3, 1) if persona.tier != "high" else (4, 4, 2))[0]
     basket: dict[int, int] = {}
+    intent = w.visit_intent(persona)
     for _ in range(size):
-        index = w.pick_item(persona)
+        index = w.pick_item(persona, intent=intent)
         if index is not None and index not in basket:
             basket[index] = rng.randint(1, 3) if w.items[index].consumable else 1
     return list(basket.items())

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 Task = Callable[[int], None]
 SHOP = -1  # owner of shop-level work (campaigns, stock, anonymous visitors)
 HOUR_MS = 3_600_000
+VISIT_FOCUS = 0.7
+"""Share of a visit's items from the category the visit is about: a visit browses around one
+category (a dress for a wedding, coffee running out), not the customer's whole taste at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +123,23 @@ class World:
         self.emit(time_ms, persona.idx, "identity", record)
 
     # --- assortment ---------------------------------------------------------------------------
+    def visit_intent(self, persona: Persona | None, explore: float = 0.1) -> int:
+        """The category a visit is about (an index into ``CATEGORY_NAMES``): drawn like a
+        single pick's, so the customer's tastes over many visits stay what they were."""
+        return self._category(persona, explore, self.rng)
+
     def pick_item(self, persona: Persona | None, explore: float = 0.1,
-                  rng: random.Random | None = None) -> int | None:
-        """An in-stock item from a category the customer likes (``explore``: any category).
+                  rng: random.Random | None = None, intent: int | None = None) -> int | None:
+        """An in-stock item from a category the customer likes (``explore``: any category);
+        within a visit about ``intent``, mostly from that category (``VISIT_FOCUS``).
 
         ``rng`` draws instead of the world's generator.
         """
         rng = rng or self.rng
-        if persona is None or rng.random() < explore:
-            pool = rng.choice(self.category_pools)
+        if intent is not None and rng.random() < VISIT_FOCUS:
+            pool = self.category_pools[intent]
         else:
-            cum = persona.cum_pref
-            pos = bisect_right(cum, rng.random() * cum[-1])
-            pool = self.category_pools[min(pos, len(cum) - 1)]
+            pool = self.category_pools[self._category(persona, explore, rng)]
         pool = pool or self.all_items
         a, b = rng.choice(pool), rng.choice(pool)
         if persona is not None and (persona.price_sensitive or persona.tier == "low"):
@@ -142,6 +149,12 @@ class World:
         if self.stock[a] > 0:
             return a
         return b if self.stock[b] > 0 else None
+
+    def _category(self, persona: Persona | None, explore: float, rng: random.Random) -> int:
+        if persona is None or rng.random() < explore:
+            return rng.randrange(len(self.category_pools))
+        cum = persona.cum_pref
+        return min(bisect_right(cum, rng.random() * cum[-1]), len(cum) - 1)
 
     def take_stock(self, time_ms: int, index: int, quantity: int) -> int:
         """Reserve up to ``quantity``; announce a sell-out and schedule the restock."""

@@ -215,7 +215,7 @@ def test_every_recommendation_carries_a_reason_and_a_source() -> None:
         for item in rec.recommend("x", 5, history=history):
             assert item.reason
             assert item.source in {"cooccurrence", "factorization", "content", "popularity",
-                                   "exploration", "catalog"}
+                                   "exploration", "catalog", "visit"}
 
 
 def test_without_history_popularity_explains_itself() -> None:
@@ -245,6 +245,24 @@ def test_collaborative_weight_grows_with_history() -> None:
     assert ids(three)[0] == "poems"
     sources_one = [r.source for r in one]
     assert sources_one.count("cooccurrence") <= [r.source for r in three].count("cooccurrence")
+
+
+def test_the_current_visit_steers_a_long_history_towards_what_the_customer_looks_for() -> None:
+    rec = shop()
+    history = ["novel", "poems"]
+    assert ids(rec.recommend("reader", 1, history=history)) == ["coffee"]
+    looking = rec.recommend("reader", 3, history=history, visit=["boots"])
+    assert ids(looking) == ["tent", "coffee", "stove"]  # outdoor first, the usual still there
+    assert looking[0].source == "visit"
+    assert looking[0].reason == "goes with the outdoor you are looking at"
+    assert "boots" not in ids(rec.recommend("reader", 7, history=history, visit=["boots"]))
+
+
+def test_no_visit_leaves_the_ranking_as_it_was() -> None:
+    rec = shop()
+    for history in ([], ["tent"], ["novel", "poems", "coffee"]):
+        assert rec.recommend("x", 5, history=history) == rec.recommend(
+            "x", 5, history=history, visit=())
 
 
 # --- filters ---------------------------------------------------------------------------------

@@ -91,11 +91,13 @@ def recommended_items(
     profile: CustomerProfile, trigger: Trigger, k: int, *, context: list[str] | None = None,
     exclude: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``k`` recommendations with their reasons for a message payload ([] without models)."""
+    """Up to ``k`` recommendations with their reasons for a message payload ([] without models),
+    what the customer looks for in their current visit weighted in."""
     if trigger.models is None or k <= 0:
         return []
     skip = exclude or set()
-    picks = trigger.models.recommend(profile, k + len(skip), context=context)
+    picks = trigger.models.recommend(profile, k + len(skip), context=context,
+                                     visit=profile.current_visit(trigger.event_time))
     return [
         {"item_id": r.item_id, "score": round(r.score, 4), "reason": r.reason,
          "source": r.source}

@@ -34,8 +34,9 @@ CONTENT = "content"
 POPULARITY = "popularity"
 EXPLORATION = "exploration"
 CATALOG = "catalog"  # an item nothing speaks for yet, from a young model
+VISIT = "visit"
 
-_SOURCES = (COOCCURRENCE, FACTORIZATION, CONTENT, POPULARITY)  # ties go to the first
+_SOURCES = (COOCCURRENCE, FACTORIZATION, CONTENT, POPULARITY, VISIT)  # ties go to the first
 
 _Eligible = Callable[[str], bool]
 
@@ -95,6 +96,9 @@ class RecommendSettings:
     """... and with a history of one item (interpolated in between)."""
     weight_popularity: float = 0.05
     """A small prior; with no history it is the whole ranking."""
+    weight_visit: float = 1.0
+    """Content similarity to the items of the customer's current visit, however long their
+    history: what they look for now, next to what they have always liked."""
     pool_cooccurrence: int = 200
     """Candidates taken from the co-occurrence scores (the strongest)."""
     pool_popular: int = 200
@@ -170,11 +174,13 @@ class Recommender:
             self.factorization.forget(customer_id)
 
     def recommend(self, customer_id: str, k: int = 10, *, history: Sequence[str] = (),
-                  shown: Mapping[str, int] | None = None) -> list[Recommendation]:
+                  shown: Mapping[str, int] | None = None,
+                  visit: Sequence[str] = ()) -> list[Recommendation]:
         """The ``k`` best eligible items for the customer, best first, each with its reason.
 
         ``history``: the customer's items, oldest first; ``shown``: how often each item
-        was shown to them already. Neither is modified.
+        was shown to them already; ``visit``: the items of their current visit, oldest first
+        (not recommended back to them). None is modified.
         """
         if k <= 0:
             return []
@@ -182,6 +188,7 @@ class Recommender:
         consumable = s.consumable_categories
         owned = {item for item in history if self.catalog.category(item) not in consumable
                  } if consumable else set(history)
+        owned.update(visit)
         over_shown = {item for item, times in (shown or {}).items() if times >= s.max_shows}
         out_of_stock = self.catalog.out_of_stock
 
@@ -189,11 +196,12 @@ class Recommender:
             return item not in owned and item not in over_shown and item not in out_of_stock
 
         blocked = (owned, over_shown, out_of_stock)
-        ranked = self._rank(customer_id, list(history), eligible, blocked, k)
+        ranked = self._rank(customer_id, list(history), eligible, blocked, k, visit)
         return self._explore(customer_id, len(set(history)), ranked, eligible, k)
 
     def _rank(self, customer_id: str, history: list[str], eligible: _Eligible,
-              blocked: tuple[Iterable[str], ...], k: int) -> list[Recommendation]:
+              blocked: tuple[Iterable[str], ...], k: int,
+              visit: Sequence[str] = ()) -> list[Recommendation]:
         # Arrays by slot (see _Slots) instead of a loop over the pool's items: the same
         # candidates in the same order, and each part of a score from the same float
         # operations in the same order as per item, so the same scores and the same ranking.
@@ -204,6 +212,7 @@ class Recommender:
         together_columns, together_values = self.cooccurrence.score_columns(
             sources, recency_decay=s.recency_decay)  # no sources without a history
         taste = self.catalog.taste(history) if history else {}
+        looking_for = self.catalog.taste(visit) if visit and s.weight_visit > 0 else {}
         slots = self._slots
         for item in self._universe[slots.universe:]:  # the universe first: its own order
             slots.add(item)
@@ -226,11 +235,13 @@ class Recommender:
         ok_popular = ok[popular_slots]
         pool.append(popular_slots[np.flatnonzero(ok_popular)[:s.pool_popular]])
         alike = np.zeros(len(ok))
-        if taste:
-            alike[catalog_slots] = self.catalog.similarity_array(taste)
-            if s.pool_content > 0:  # the most popular eligible items like the taste
-                liked = ok_popular & (alike[popular_slots] > 0)
-                pool.append(popular_slots[np.flatnonzero(liked)[:s.pool_content]])
+        like_visit = np.zeros(len(ok))
+        for tasted, similar in ((taste, alike), (looking_for, like_visit)):
+            if tasted:
+                similar[catalog_slots] = self.catalog.similarity_array(tasted)
+                if s.pool_content > 0:  # the most popular eligible items like the taste
+                    liked = ok_popular & (similar[popular_slots] > 0)
+                    pool.append(popular_slots[np.flatnonzero(liked)[:s.pool_content]])
         candidates = _first_seen(pool, len(ok))
         candidates, affinity = self._affinity(customer_id, ok, mf_slots, candidates)
         if len(candidates) < k:  # a young model: catalog items nobody has bought yet
@@ -260,11 +271,14 @@ class Recommender:
                  w_affinity * affinity,
                  w_content * alike[candidates],
                  w_popular * (popular[candidates] / top_count if top_count > 0
-                              else np.zeros(len(candidates))))
+                              else np.zeros(len(candidates))),
+                 s.weight_visit * like_visit[candidates])
+        total = parts[0] + parts[1] + parts[2] + parts[3]  # left to right, as sum() adds floats
+        if looking_for:  # without a visit, the same floats as before there was one
+            total = total + parts[4]
         best: list[tuple[str, float, str]] = []  # item, score, source
-        # summed left to right, as Python 3.11's sum() adds floats (3.12 compensates)
-        for negative, item, at in _smallest(k, -(parts[0] + parts[1] + parts[2] + parts[3]),
-                                            candidates, slots.items):  # best first, ties by id
+        for negative, item, at in _smallest(k, -total, candidates,
+                                            slots.items):  # best first, ties by id
             mine = [float(part[at]) for part in parts]
             strongest_part = max(range(len(mine)), key=mine.__getitem__)
             if mine[strongest_part] <= 0:
@@ -275,8 +289,8 @@ class Recommender:
             sources, [item for item, _, source in best if source == COOCCURRENCE],
             recency_decay=s.recency_decay))
         return [Recommendation(item, score, "new for you", source) if source == CATALOG
-                else Recommendation(item, score, self._reason(source, item, because, taste),
-                                    source)
+                else Recommendation(item, score, self._reason(
+                    source, item, because, looking_for if source == VISIT else taste), source)
                 for item, score, source in best]
 
     def _affinity(self, customer_id: str, ok: npt.NDArray[np.bool_],
@@ -317,6 +331,11 @@ class Recommender:
             return f"bought together with {next(because)}"
         if source == FACTORIZATION:
             return "customers with similar taste chose this"
+        if source == VISIT:
+            interest = category if category and taste.get(f"c:{category}") else (
+                top_interest(taste))
+            return f"goes with the {interest} you are looking at" if interest else (
+                "goes with what you are looking at")
         if source == CONTENT:
             interest = category if category and taste.get(f"c:{category}") else (
                 top_interest(taste))
