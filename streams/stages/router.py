@@ -76,7 +76,7 @@ HELD_PER_PARTITION = 5_000
 """Events of one input partition the merge may hold (that partition far ahead of another in
 event time) before its fetching stops, until half have been taken."""
 
-WRITER_WAIT_SECONDS = 30.0
+WRITER_WAIT_SECONDS = 5.0
 """Longest events of other partitions wait behind an earlier one that waits for the identity
 writer: the writer answers in milliseconds, or in seconds while it starts; should it be down,
 the others go on after this long (their order with the held events then is as they come)."""
