@@ -62,6 +62,9 @@ class EventTimeMerge(Generic[Source, Item]):
         self._last: dict[Source, Key] = {}
         self._heads: list[tuple[Key, int, Source]] = []
         self._seq = itertools.count()
+        self._aging: dict[float, deque[tuple[float, Key]]] = {
+            wait: deque() for wait in (self.max_wait, self.max_wait_before)}
+        self._ripe: dict[float, Key | None] = {}
         self.held = 0
         """Items held in all."""
 
@@ -71,7 +74,10 @@ class EventTimeMerge(Generic[Source, Item]):
             queue = self._queues[source] = deque()
         if not queue:
             heapq.heappush(self._heads, (key, next(self._seq), source))
-        queue.append((key, self._clock(), item))
+        arrived = self._clock()
+        queue.append((key, arrived, item))
+        for aging in self._aging.values():
+            aging.append((arrived, key))
         self._last[source] = key
         self.held += 1
 
@@ -113,16 +119,17 @@ class EventTimeMerge(Generic[Source, Item]):
             yield source, item
 
     def _overdue(self, wait: float) -> Key | None:
-        """The latest key among items held ``wait`` seconds or longer (each source's are the
-        first of its queue), None if there is none."""
+        """The latest key among items that have been held ``wait`` seconds (whether or not
+        they were released since: what precedes them goes too), None if there is none. Kept
+        as items age, in their order of arrival, so no call looks at more than what aged."""
+        aging = self._aging[wait]
         cutoff = self._clock() - wait
-        latest: Key | None = None
-        for queue in self._queues.values():
-            for key, arrived, _ in queue:
-                if arrived > cutoff:
-                    break
-                latest = key if latest is None or key > latest else latest
-        return latest
+        ripe = self._ripe.get(wait)
+        while aging and aging[0][0] <= cutoff:
+            key = aging.popleft()[1]
+            ripe = key if ripe is None or key > ripe else ripe
+        self._ripe[wait] = ripe
+        return ripe
 
     def first(self, source: Source) -> Item | None:
         """The earliest item held for ``source``."""

@@ -76,12 +76,6 @@ HELD_PER_PARTITION = 5_000
 """Events of one input partition the merge may hold (that partition far ahead of another in
 event time) before its fetching stops, until half have been taken."""
 
-WRITER_WAIT_SECONDS = 5.0
-"""Longest events of other partitions wait behind an earlier one that waits for the identity
-writer: the writer answers in milliseconds, or in seconds while it starts; should it be down,
-the others go on after this long (their order with the held events then is as they come)."""
-
-
 class Router(Stage):
     name = "router"
 
@@ -109,7 +103,8 @@ class Router(Stage):
         self._replies = kafka.consumer(settings, group=None, quiet=True)
         self.merge: EventTimeMerge[TopicPartition, tuple[ConsumerRecord[bytes, bytes],
                                                          DecodedEvent, OrderKey]] = EventTimeMerge(
-            max_wait=settings.reorder_max_wait_seconds, max_wait_before=WRITER_WAIT_SECONDS)
+            max_wait=settings.reorder_max_wait_seconds,
+            max_wait_before=settings.identity_order_wait_seconds)
         """Events decoded and waiting to be taken in event-time order."""
         self._ordered = {topic for topic, family in self.family_of.items()
                          if family != "catalog"}
@@ -146,15 +141,16 @@ class Router(Stage):
         again = True
         while again:
             again = False
-            waiting = [queue[0].key for queue in self.held.values() if queue]
+            waiting = ([queue[0].key for queue in self.held.values() if queue]
+                       if self.settings.identity_order_wait_seconds > 0 else [])
             holds = self._holds
             for tp, (record, decoded, key) in self.merge.release(
                     unread, before=min(waiting) if waiting else None):
                 await self.pause()
                 if await self.take(tp, record, decoded, key):
                     self._accepted[decoded.family] += 1
-                if self._holds != holds:  # an event now waits for the writer: the others
-                    again = True          # after it wait too
+                if self._holds != holds and self.settings.identity_order_wait_seconds > 0:
+                    again = True  # an event now waits for the writer: the others after it too
                     break
         accepted, self._accepted = self._accepted, Counter()
         for family, count in accepted.items():

@@ -1,6 +1,7 @@
 """The same seeded traffic live on the broker and through ``nextbest replay events --topics``:
 a worker that starts on a backlog of the input topics takes it in event-time order across its
-partitions (``streams/reorder.py``) and decides what the replay decides."""
+partitions (``streams/reorder.py``), events behind one waiting for the identity writer
+included (``NEXTBEST_IDENTITY_ORDER_WAIT_SECONDS``), and decides what the replay decides."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_a_backlog_live_decides_what_its_replay_decides(
         kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
     traffic = shop_traffic(4_000)
     harness = Harness(kafka=kafka_bootstrap, redis=redis_url,
-                      prefix=f"nbreplay-{uuid.uuid4().hex[:8]}", data_dir=tmp_path)
+                      prefix=f"nbreplay-{uuid.uuid4().hex[:8]}", data_dir=tmp_path,
+                      identity_order_wait_seconds=5.0)
     asyncio.run(ensure_topics(harness.settings))
     harness.publish_in_order(traffic)
     harness.start_worker()

@@ -17,6 +17,7 @@ from nextbest.identity.graph import new_customer_id
 from nextbest.streams import envelope
 from nextbest.streams.deadletter import REASON
 from nextbest.streams.metrics import WorkerMetrics
+from nextbest.streams.reorder import EventTimeMerge
 from nextbest.streams.settings import WorkerSettings
 from nextbest.streams.stages import router as router_stage
 from nextbest.streams.stages.router import Router
@@ -257,8 +258,31 @@ async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
     assert producer.reasons == [b"shared_identifier_only"]
 
 
+async def test_by_default_other_partitions_go_on_while_an_event_waits_for_the_writer(
+        router: Router) -> None:
+    settings = router.settings
+    clicks = TopicPartition(settings.input_topic("clickstream"), 0)
+    chats = TopicPartition(settings.input_topic("support"), 1)
+    producer = router.pipeline.producer
+    link = click(T0 + 10, "page_view", event_id="link",
+                 customer={"email": "lisa@example.com", "device_id": "d-new"})
+    later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
+    await router.process({clicks: [record(clicks, 0, "clickstream", link, T0 + 10)]})
+    again = support(T0 + 60, "c", "hi", event_id="again", customer={"email": "lisa@example.com"})
+    await router.process({chats: [record(chats, 0, "support", later, T0 + 50),
+                                  record(chats, 1, "support", again, T0 + 60)]})
+    await router.outbox.flush()
+    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    # routed at once, each stamped with the time everything before it was routed by, held
+    # back to before the link: nobody is woken past it
+    assert [(m["e"]["event_id"], m["w"]) for m in routed if m["k"] == "event"] == [
+        ("later", 0), ("again", T0 + 9)]
+
+
 async def test_later_events_wait_for_an_event_held_for_the_writer_and_carry_the_time_before(
         router: Router) -> None:
+    router.settings = router.settings.model_copy(update={"identity_order_wait_seconds": 5.0})
+    router.merge = EventTimeMerge(max_wait=1.0, max_wait_before=5.0)
     settings = router.settings
     clicks = TopicPartition(settings.input_topic("clickstream"), 0)
     chats = TopicPartition(settings.input_topic("support"), 1)
