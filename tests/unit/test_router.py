@@ -258,16 +258,24 @@ async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
     assert producer.reasons == [b"shared_identifier_only"]
 
 
-async def test_by_default_other_partitions_go_on_while_an_event_waits_for_the_writer(
-        router: Router) -> None:
+async def held_link(router: Router) -> tuple[TopicPartition, TopicPartition, dict[str, Any]]:
+    """A link at T0 + 10 sent to the writer (clickstream 0), and a message at T0 + 50 for the
+    support partition: the partitions and the message."""
     settings = router.settings
     clicks = TopicPartition(settings.input_topic("clickstream"), 0)
     chats = TopicPartition(settings.input_topic("support"), 1)
-    producer = router.pipeline.producer
     link = click(T0 + 10, "page_view", event_id="link",
                  customer={"email": "lisa@example.com", "device_id": "d-new"})
-    later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
     await router.process({clicks: [record(clicks, 0, "clickstream", link, T0 + 10)]})
+    later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
+    return clicks, chats, later
+
+
+async def test_by_default_other_partitions_go_on_while_an_event_waits_for_the_writer(
+        router: Router) -> None:
+    settings = router.settings
+    producer = router.pipeline.producer
+    _, chats, later = await held_link(router)
     again = support(T0 + 60, "c", "hi", event_id="again", customer={"email": "lisa@example.com"})
     await router.process({chats: [record(chats, 0, "support", later, T0 + 50),
                                   record(chats, 1, "support", again, T0 + 60)]})
@@ -284,13 +292,8 @@ async def test_later_events_wait_for_an_event_held_for_the_writer_and_carry_the_
     router.settings = router.settings.model_copy(update={"identity_order_wait_seconds": 5.0})
     router.merge = EventTimeMerge(max_wait=1.0, max_wait_before=5.0)
     settings = router.settings
-    clicks = TopicPartition(settings.input_topic("clickstream"), 0)
-    chats = TopicPartition(settings.input_topic("support"), 1)
     producer = router.pipeline.producer
-    link = click(T0 + 10, "page_view", event_id="link",
-                 customer={"email": "lisa@example.com", "device_id": "d-new"})
-    later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
-    await router.process({clicks: [record(clicks, 0, "clickstream", link, T0 + 10)]})
+    clicks, chats, later = await held_link(router)
     await router.process({chats: [record(chats, 0, "support", later, T0 + 50)]})
     await router.outbox.flush()
 
