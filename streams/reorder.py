@@ -94,9 +94,9 @@ class EventTimeMerge(Generic[Source, Item]):
             if not queues.get(source):
                 seen = last.get(source, ())  # nothing read from it yet: () precedes any key
                 bound = seen if bound is None or seen < bound else bound
-        overdue = self._overdue(self.max_wait) if bound is not None else None
-        overdue_before = (self._overdue(self.max_wait_before) if before is not None
-                          else None)
+        # Both always brought up to date: what they hold is what arrived since, no more.
+        overdue = self._overdue(self.max_wait)
+        overdue_before = self._overdue(self.max_wait_before)
         heads = self._heads
         while heads:
             key, _, source = heads[0]
@@ -114,8 +114,6 @@ class EventTimeMerge(Generic[Source, Item]):
             elif source in unread:
                 seen = last[source]
                 bound = seen if bound is None or seen < bound else bound
-                if overdue is None:
-                    overdue = self._overdue(self.max_wait)
             yield source, item
 
     def _overdue(self, wait: float) -> Key | None:
