@@ -33,6 +33,8 @@ def free_port() -> int:
 
 DRAIN_S = 30.0
 """At most this long to read what the topics held when the condition was met."""
+HOLD_S = 300.0
+"""How long a held publisher waits for its test to release it."""
 
 
 async def drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
@@ -111,23 +113,36 @@ class Harness:
         asyncio.run(send())
 
     def publish_in_background(self, events: list[tuple[str, dict[str, Any]]], *,
-                              pause: float, chunk: int = 50) -> tuple[threading.Thread,
-                                                                      threading.Event]:
+                              pause: float, chunk: int = 50,
+                              hold: threading.Event | None = None,
+                              held_from: float = 0.75) -> tuple[threading.Thread,
+                                                                threading.Event]:
         """Publish (family, event) pairs ``chunk`` at a time with ``pause`` seconds between, in
-        a thread; returns it and an event set once everything is published."""
+        a thread; returns it and an event set once everything is published. With ``hold``, the
+        events from the ``held_from`` share on wait until ``hold`` is set, so a test can act
+        (kill a worker, start one) while part of the stream is surely still to come."""
         published = threading.Event()
+        held_at = int(len(events) * held_from) if hold is not None else len(events)
 
         def publish() -> None:
             for start in range(0, len(events), chunk):
-                part = events[start:start + chunk]
-                for family in dict.fromkeys(f for f, _ in part):
-                    self.publish(family, [e for f, e in part if f == family])
+                if hold is not None and start + chunk > held_at >= start:
+                    self.publish_now(events[start:held_at])
+                    hold.wait(timeout=HOLD_S)
+                    self.publish_now(events[held_at:start + chunk])
+                else:
+                    self.publish_now(events[start:start + chunk])
                 time.sleep(pause)
             published.set()
 
         thread = threading.Thread(target=publish)
         thread.start()
         return thread, published
+
+    def publish_now(self, part: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish (family, event) pairs, one family after another."""
+        for family in dict.fromkeys(f for f, _ in part):
+            self.publish(family, [e for f, e in part if f == family])
 
     def read(self, topics: list[str], *, until: Callable[[list[Any]], bool],
              timeout: float = 60.0) -> list[Any]:

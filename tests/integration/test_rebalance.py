@@ -3,6 +3,7 @@ the first worker and restored by the second, and nothing is lost or sent twice."
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,8 +23,9 @@ def test_a_worker_joining_mid_stream_loses_nothing_and_repeats_nothing(
                       data_dir=tmp_path, worker_id="worker-0")
     harness.start_worker()
     events = scenario(run)
-    # About 17 s of traffic, so the second worker joins mid-way.
-    publisher, published = harness.publish_in_background(events, pause=0.5)
+    # The last quarter of the stream waits until the second worker is in.
+    joined = threading.Event()
+    publisher, _ = harness.publish_in_background(events, pause=0.5, hold=joined)
     second = WorkerProcess(
         harness.settings.model_copy(update={"web_port": free_port(), "worker_id": "worker-1",
                                             "data_dir": tmp_path / "second"}),
@@ -32,10 +34,11 @@ def test_a_worker_joining_mid_stream_loses_nothing_and_repeats_nothing(
         harness.decisions(until=lambda ds: len(ds) >= 10, timeout=90)
         second.start()
         second.ready()
-        assert not published.is_set(), "the stream ended before the second worker joined"
+        joined.set()
         publisher.join()
         decisions = harness.decisions(until=lambda ds: len(ds) >= 2 * CUSTOMERS, timeout=120)
     finally:
+        joined.set()
         publisher.join()
         second.stop()
         harness.worker.stop()
