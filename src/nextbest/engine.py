@@ -107,7 +107,8 @@ class Engine:
             value_low_share=self.settings.value_low_share,
         )
         self.guardrails = Guardrails(self.settings, in_stock=self.models.in_stock,
-                                     budget=self.models.budget)
+                                     budget=self.models.budget,
+                                     open_hours=self.models.open_hours)
         self._by_type: dict[str, Policy] = {}
         if self.settings.offers:
             self.models.offers.use_offers(parse_offers(self.settings.offers))

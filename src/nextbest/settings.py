@@ -145,6 +145,15 @@ class EngineSettings(BaseSettings):
     """Messages per customer over all channels within any 7 days (service recovery exempt)."""
     behavioural_delay_hours: float = 24.0
     """Decisions caused by browsing (cart reminder, next best offer) wait this long after it."""
+    send_time_types: tuple[str, ...] = ("cart_reminder", "winback", "next_best_offer",
+                                        "loyalty_reward", "review_request")
+    """Marketing emails that wait for the local hour the customer usually opens email at (at
+    most ``send_time_max_wait_hours``). Empty: every message goes out when it is decided."""
+    send_time_offers: bool = False
+    """Whether a message carrying an offer waits for it too: the offer was chosen for the moment
+    it was decided (the time of day is part of the offer model's context)."""
+    send_time_max_wait_hours: float = 24.0
+    """Longest a message waits for the customer's hour; further away, it goes out at once."""
     complaint_suppression_days: float = 14.0
     """No marketing for this long after a complaint (negative message, escalation, 1-2 stars)."""
     complaint_negative_sentiment: float = 0.6
@@ -186,6 +195,10 @@ class EngineSettings(BaseSettings):
     @property
     def delay_apology_ms(self) -> int:
         return int(self.delay_apology_days * DAY_MS)
+
+    @property
+    def send_time_max_wait_ms(self) -> int:
+        return int(self.send_time_max_wait_hours * 3_600_000)
 
     @property
     def behavioural_delay_ms(self) -> int:

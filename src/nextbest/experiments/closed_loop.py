@@ -61,6 +61,7 @@ from nextbest.engine import Engine, StepResult
 from nextbest.errors import UnprocessableEvent
 from nextbest.experiments.attribution import Outcome
 from nextbest.experiments.delays import DelayReport, DelayTally, delay_report
+from nextbest.experiments.send_time import SendTimeReport, send_time_report
 from nextbest.experiments.uplift import ALL, Uplift, render, uplift
 from nextbest.guardrails import CONTROL, SENT, is_marketing
 from nextbest.models.offers import NextBestOffer, OfferChoice, cost
@@ -268,6 +269,8 @@ class LoopReport:
     """Day of the run at which the churn model had learnt enough to gate win-backs."""
     delays: DelayReport | None = None
     """Proactive apologies against complaints, measured and true."""
+    send_time: SendTimeReport | None = None
+    """Opens of marketing emails, as sent and at the customers' true hours."""
 
     def covered(self, decision_type: str = ALL) -> bool:
         """Whether the measured conversion-lift interval contains the true lift."""
@@ -292,6 +295,7 @@ class LoopReport:
             "delivery": dict(self.delivery),
             "exposures": dict(self.exposures),
             "delays": self.delays.to_dict() if self.delays is not None else None,
+            "send_time": self.send_time.to_dict() if self.send_time is not None else None,
         }
 
     def render(self) -> str:
@@ -336,6 +340,8 @@ class LoopReport:
                            f"bandit {r.chosen:8.3f}  uniform {r.uniform:8.3f}  ratio {ratio}")
         if self.delays is not None:
             out += ["", *self.delays.render()]
+        if self.send_time is not None:
+            out += ["", self.send_time.render()]
         d, e = self.delivery, self.exposures
         out += ["", f"sent {d.get('sent', 0)}, delivered {d.get('delivered', 0)}, undeliverable "
                     f"{d.get('undeliverable', 0)}, responded {d.get('responded', 0)}; exposures "
@@ -406,6 +412,8 @@ class ClosedLoop:
         """Open exposures of absorbed profiles that the merge did not carry over."""
         self.churn_trained_at: int | None = None
         self.delays = DelayTally(self.settings.delay_apology_days)
+        self.waited_at: dict[str, int] = {}
+        """Decision id -> when it began to wait for its customer's send time."""
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -487,6 +495,8 @@ class ClosedLoop:
                 self.verdicts[decision.decision_type][key] += 1
                 if decision.decision_type == "delay_apology":
                     self.delays.decided(str(decision.payload.get("order_id")), logged.status)
+                if logged.rule == "send_time":
+                    self.waited_at.setdefault(decision.decision_id, now)
                 if logged.status in (SENT, CONTROL) and is_marketing(decision.decision_type):
                     self.exposed[decision.decision_id] = Exposure(
                         decision.decision_type, profile.customer_id,
@@ -549,6 +559,9 @@ class ClosedLoop:
                                (self.churn_trained_at - self.shop.start_time_ms) / DAY_MS),
             delays=delay_report(self.delays, self.shop.delays(), start=self.shop.start_time_ms,
                                 end=self.end),
+            send_time=send_time_report(
+                (s.decision for s in measured_sent), deliveries, self.waited_at,
+                lambda customer, at: self.shop.persona(customer).freshness(at)),
         )
 
     def _truth(self, outcomes: list[Outcome], deliveries: Mapping[str, Delivery]

@@ -24,6 +24,8 @@ from nextbest.guardrails.purpose import (
     REPLIES,
     is_marketing,
 )
+from nextbest.guardrails.send_time import send_at
+from nextbest.models.send_time import OpenHours
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS, EngineSettings
 
@@ -41,10 +43,10 @@ class Verdict:
 
 class Guardrails:
     """Consent, complaint suppression, stock and repetition, behavioural delay, quiet hours,
-    frequency caps, incentive budget, then the experiment arm.
+    send time, frequency caps, incentive budget, then the experiment arm.
 
     ``in_stock`` tells whether an item may be shown at an event time (the models' catalog);
-    ``budget`` is the worker's incentive spend.
+    ``budget`` is the worker's incentive spend; ``open_hours`` when everyone reads email.
     """
 
     def __init__(
@@ -53,10 +55,12 @@ class Guardrails:
         *,
         in_stock: Callable[[str, int], bool] | None = None,
         budget: IncentiveBudget | None = None,
+        open_hours: OpenHours | None = None,
     ) -> None:
         self.settings = settings
         self.in_stock = in_stock or (lambda item, at: True)
         self.budget = budget if budget is not None else IncentiveBudget()
+        self.open_hours = open_hours if open_hours is not None else OpenHours()
 
     def review(self, profile: CustomerProfile, decision: Decision, now: int) -> Verdict:
         s = self.settings
@@ -83,11 +87,20 @@ class Guardrails:
                                f"Waits {s.behavioural_delay_hours:g} h after the behaviour.",
                                ready_at)
         if reaches_customer:
-            until = quiet_until(now, zone(profile.timezone, s.default_timezone),
-                                s.quiet_hours_start, s.quiet_hours_end)
+            tz = zone(profile.timezone, s.default_timezone)
+            until = quiet_until(now, tz, s.quiet_hours_start, s.quiet_hours_end)
             if until is not None:
                 return Verdict(DEFERRED, decision, "quiet_hours",
                                "Quiet hours in the customer's time zone.", until)
+            if self._timed(decision):
+                until = send_at(now, tz, profile.email_open_times, self.open_hours,
+                                quiet_start=s.quiet_hours_start, quiet_end=s.quiet_hours_end,
+                                max_wait_ms=s.send_time_max_wait_ms)
+                if until is not None and (decision.expires_at is None
+                                          or until <= decision.expires_at):
+                    return Verdict(DEFERRED, decision, "send_time",
+                                   "Waits for the hour the customer usually reads email at.",
+                                   until)
             if decision.decision_type not in CAP_EXEMPT:
                 capped = _frequency_cap(profile, decision.channel or "", now, s)
                 if capped:
@@ -108,6 +121,14 @@ class Guardrails:
             if arm in NOT_SENT:
                 return Verdict(CONTROL, decision, None, f"In the {arm} group: logged, not sent.")
         return Verdict(SENT, decision)
+
+    def _timed(self, decision: Decision) -> bool:
+        """Whether the decision waits for the customer's send time (an email of a type
+        named in ``send_time_types``, with an offer only if ``send_time_offers``)."""
+        s = self.settings
+        return (decision.channel == "email" and decision.decision_type in s.send_time_types
+                and (s.send_time_offers or (not offer_cost(decision)
+                     and "offer" not in decision.payload)))
 
     def _drop_unshowable_items(
         self, profile: CustomerProfile, decision: Decision, now: int

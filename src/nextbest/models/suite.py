@@ -21,10 +21,12 @@ from river import stats
 
 from nextbest.experiments.attribution import Outcome
 from nextbest.guardrails.budget import IncentiveBudget
+from nextbest.guardrails.localtime import zone
 from nextbest.models.churn import ChurnInputs, ChurnModel, ChurnScore
 from nextbest.models.lifecycle import Cost, Prequential
 from nextbest.models.offers import NextBestOffer
 from nextbest.models.recommend import Recommendation, Recommender
+from nextbest.models.send_time import OpenHours, local_hour
 from nextbest.models.sentiment import (
     SentimentDigest,
     SentimentModel,
@@ -39,7 +41,7 @@ from nextbest.profile.update import BUSINESS_FAMILIES
 Lesson = dict[str, Any]
 """What one event (or one churn snapshot, or an erasure) teaches the models: plain data."""
 
-EVENT_LESSONS = frozenset({"event", "order", "cart", "review", "message"})
+EVENT_LESSONS = frozenset({"event", "order", "cart", "review", "message", "open"})
 """Lessons of one event each (the others: a churn snapshot, time passing, an erasure, an offer's
 outcome)."""
 
@@ -52,8 +54,13 @@ RECOMMENDER_CHECK_EVERY = 25
 """Every this many purchased lines, check the recommender's top 10 before it learns the line."""
 TIER_MIN_CUSTOMERS = 50
 """Value snapshots needed before tiers are assigned."""
-CHURN_CLICKS = frozenset({"email_open", "email_click"})
-"""Clickstream actions that change churn features; other clicks do not rescore churn."""
+CHURN_CLICKS = frozenset({"email_click"})
+"""Clickstream actions that rescore churn (and take its snapshots); other clicks do not. An
+email open changes churn features too, but when it happens is the shop's doing (when it sent,
+and the customer's inbox habit): scored there, the snapshots bunch at the hours the shop sends
+at - in the closed loop that moved the offer bandit's regret from 0.66x to 0.80x of uniform
+choice once opens came at the customers' inbox hours. The next visit, order or message scores
+the open's features."""
 CART_WEIGHT = 0.5
 """An add-to-cart teaches the recommender half as much as a purchase."""
 
@@ -78,6 +85,8 @@ class ModelSuite:
     offers: NextBestOffer = field(default_factory=NextBestOffer)
     budget: IncentiveBudget = field(default_factory=IncentiveBudget)
     """The incentive spend guarded per day (checkpointed with the models it pays for)."""
+    open_hours: OpenHours = field(default_factory=OpenHours)
+    """Everyone's email opens by local hour: the prior of each customer's send time."""
     quality: dict[str, Prequential] = field(default_factory=lambda: {
         name: Prequential(name) for name in ("recommender", "sentiment", "churn")})
     cost: dict[str, Cost] = field(default_factory=lambda: {
@@ -115,7 +124,7 @@ class ModelSuite:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Checkpoints from before shared learning lack its fields.
         defaults = {"shared_events": 0, "sharing": False, "lessons": [], "lesson_offsets": {},
-                    "forgotten": {}, "erasures": 0}
+                    "forgotten": {}, "erasures": 0, "open_hours": OpenHours()}
         self.__dict__.update({**defaults, **state, "lessons": []})
 
     def __post_init__(self) -> None:
@@ -151,6 +160,8 @@ class ModelSuite:
             lesson.update(k="cart", item=item, category=event.get("category"),
                           price=event.get("price"),
                           history=[i for i in profile.items_bought if i != item])
+        elif family == "clickstream" and event["action"] == "email_open":
+            lesson.update(k="open", hour=local_hour(now, zone(profile.timezone)))
         elif family == "review" and (event.get("text") or "").strip():
             with self.cost["sentiment"].measure():
                 sentiment = self.sentiment.score(event["text"])
@@ -229,6 +240,8 @@ class ModelSuite:
             self.digest.add(now, lesson["text"], lesson["negative"], topics, "support",
                             lesson.get("c", ""))
             spikes = tuple(self.spikes.observe(topics, lesson["negative"] > 0.5, now))
+        elif kind == "open":
+            self.open_hours.add(int(lesson["hour"]))
         elif kind == "snapshot":
             self._advance_labels(now)  # as where it was taken: labels due by then learnt first
             self._snapshot(lesson["c"], ChurnInputs(**lesson["inputs"]), now)

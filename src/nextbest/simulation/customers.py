@@ -12,6 +12,7 @@ from nextbest.simulation.catalog import CATEGORY_NAMES
 from nextbest.simulation.model import CustomerTruth, ShopTruth
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 ENGAGEMENT_FADE_DAYS = 42.0  # engagement withdrawal starts 4-8 weeks before a lapse
 
 # (IANA zone, country, UTC offset in hours ignoring DST, mobile prefix of a fictional range)
@@ -30,6 +31,13 @@ FIRST_NAMES = ("Lisa", "John", "Hannah", "Mara", "Tom", "Aisha", "Lukas", "Sofia
 LAST_NAMES = ("Meyer", "Smith", "Dubois", "Garcia", "Jansen", "Berg", "Miller", "Novak",
               "Rossi", "Weber", "Brown", "Moreau")
 TIERS = (("high", 0.2, 7.0, 30.0), ("mid", 0.5, 10.0, 60.0), ("low", 0.3, 20.0, 90.0))
+INBOX_HOURS = tuple(range(7, 23))
+INBOX_WEIGHTS = (3, 5, 3, 1, 1, 3, 2, 1, 1, 1, 1, 2, 4, 5, 3, 1)
+"""When customers read their email (local hour): before work, at lunch, in the evening."""
+FRESH_HOURS = 3.0
+"""An email that arrives this many hours before the customer reads email is ~37% less fresh."""
+BURIED_OPEN_SHARE = 0.6
+"""How likely an email buried under a day of others is still opened, against a fresh one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,23 @@ class Persona:
     country: str
     offset_ms: int
     consents: tuple[str, ...]
+    inbox_hour: int = 19
+    """The local hour the customer reads email at (drawn apart from the shop's generator)."""
+
+    def inbox_check(self, time_ms: int) -> int:
+        """When the customer next reads email at or after ``time_ms`` (start of the hour; an
+        email arriving during that hour is read in it)."""
+        local = time_ms + self.offset_ms
+        start = local - local % DAY_MS + self.inbox_hour * HOUR_MS
+        if local >= start + HOUR_MS:
+            start += DAY_MS
+        return max(time_ms, start - self.offset_ms)
+
+    def freshness(self, time_ms: int) -> float:
+        """How an email arriving at ``time_ms`` fares against one arriving as the customer
+        reads email: 1.0 then, towards ``BURIED_OPEN_SHARE`` the longer it waits."""
+        hours = (self.inbox_check(time_ms) - time_ms) / HOUR_MS
+        return BURIED_OPEN_SHARE + (1.0 - BURIED_OPEN_SHARE) * math.exp(-hours / FRESH_HOURS)
 
     def engagement(self, time_ms: int) -> float:
         """1.0 while engaged; fades linearly in the weeks before a lapse, near zero after."""
@@ -88,6 +113,7 @@ class Persona:
             timezone=self.timezone,
             country=self.country,
             identifiers=self.identifiers(),
+            inbox_hour=self.inbox_hour,
         )
 
 
@@ -146,6 +172,8 @@ def build_personas(rng: random.Random, count: int, start_ms: int) -> tuple[Perso
             country=country,
             offset_ms=offset_h * 3_600_000,
             consents=tuple(consents),
+            inbox_hour=random.Random(f"inbox|{devices[0]}").choices(
+                INBOX_HOURS, weights=INBOX_WEIGHTS)[0],
         ))
     return tuple(personas)
 

@@ -51,6 +51,7 @@ class CustomerTruth:
     timezone: str
     country: str
     identifiers: tuple[str, ...]  # every identifier value (customer_id, email, devices ...)
+    inbox_hour: int = 19  # the local hour the customer reads email at
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,11 @@ class Delivery:
     responded: bool
     response_at: int | None
     response_revenue: float
+    open_chance: float = 0.0
+    """The chance an email was opened, as sent (0 for other channels)."""
+    best_open_chance: float = 0.0
+    """The chance it would have had, sent as the customer reads email (the truth of send time)."""
+    opened: bool = False
 
 
 def response_probability(persona: Persona, decision_type: str, *, offer_kind: str | None,
@@ -175,13 +180,19 @@ class Inbox:
         responded = rng.random() < probability
         opened_at: int | None = None
         if not outreach and channel in ("email", "push"):
-            opened = rng.random() < persona.open_rate * persona.engagement(sent_at)
+            best = persona.open_rate * persona.engagement(sent_at)
+            chance = best * persona.freshness(sent_at) if channel == "email" else best
+            opened = rng.random() < chance
             # Interest in an offer goes with its fit: some who click it do not buy after all.
             clicked = (offer is not None and not responded
                        and rng.random() < _click_without_order(probability))
             if opened or responded or clicked:  # whoever buys or clicks has opened it
                 opened_at = self._open(persona, rng, str(channel), sent_at, decision_id,
                                        offer is not None)
+            if channel == "email":
+                delivery = self.deliveries[decision_id] = replace(
+                    delivery, open_chance=chance, best_open_chance=best,
+                    opened=opened_at is not None)
             if clicked and opened_at is not None:
                 self._click(persona, str(channel), opened_at + int(rng.uniform(10.0, 300.0)
                                                                     * 1000), decision_id)
@@ -235,9 +246,11 @@ class Inbox:
               decision_id: str, has_offer: bool) -> int:
         """Emit the open (and the offer view); returns when the message was opened."""
         w = self.world
-        mean_ms = 6 * HOUR_MS if channel == "email" else 2 * HOUR_MS
-        delay = min(rng.expovariate(1.0 / mean_ms), 3 * DAY_MS)
-        t = w.awake(persona, sent_at + int(delay), rng=rng)
+        if channel == "email":  # read when the customer reads email, within the hour
+            t = persona.inbox_check(sent_at) + int(rng.uniform(1.0, 45.0) * MINUTE_MS)
+        else:
+            delay = min(rng.expovariate(1.0 / (2 * HOUR_MS)), 3 * DAY_MS)
+            t = w.awake(persona, sent_at + int(delay), rng=rng)
         who, ctx = _message_context(persona, channel)
         action = "email_open" if channel == "email" else "push_open"
         opened = click(f"ev-{w.tag}-{decision_id}-open", t, who, action, ctx=ctx)

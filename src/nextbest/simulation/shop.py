@@ -118,6 +118,10 @@ class Shop:
         """The hidden truth: each customer's traits, and which identifiers belong to whom."""
         return self._truth
 
+    def persona(self, customer_id: str) -> Persona:
+        """The hidden traits of one of the shop's customers ("C00042"): for measuring only."""
+        return self._persona_of[customer_id]
+
     def customer_of(self, identifier: str) -> str | None:
         """The shop's customer id ("C00042") behind any identifier value; None if unknown."""
         return self._truth.owner_of.get(identifier)

@@ -17,6 +17,8 @@ from nextbest.simulation.records import click, context, identity, ref
 from nextbest.simulation.sessions import browse_visit, purchase_episode
 from nextbest.simulation.world import HOUR_MS, SHOP, World
 
+MINUTE_MS = 60_000
+
 
 class Traffic:
     """Drives one simulation; ``emitted`` is counted by the caller for every event handed out."""
@@ -106,7 +108,11 @@ class Traffic:
                 continue
             if rng.random() >= p.open_rate * engaged:
                 continue
-            t = w.awake(p, time_ms + int(min(rng.expovariate(1.0 / (6 * HOUR_MS)), 3 * DAY_MS)))
+            drawn = w.awake(p, time_ms + int(min(rng.expovariate(1.0 / (6 * HOUR_MS)),
+                                                 3 * DAY_MS)))
+            # Read when the customer reads email; the minute within that hour comes from the
+            # draw above (kept, so the rest of the shop's traffic is drawn as before).
+            t = p.inbox_check(time_ms) + MINUTE_MS + (drawn - time_ms) % (44 * MINUTE_MS)
             ctx = context(device="desktop", channel="email", country=p.country,
                           timezone=p.timezone, session_id=None)
             who = ref(email=p.email)
