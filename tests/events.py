@@ -15,6 +15,7 @@ _ids = itertools.count(1)
 RELAXED: dict[str, Any] = {
     "quiet_hours_start": 0, "quiet_hours_end": 0, "behavioural_delay_hours": 0.0,
     "holdout_share": 0.0, "frequency_cap_per_day": 100, "frequency_cap_per_week": 100,
+    "send_time_types": (),
 }
 """Timing guardrails and the holdout out of the way, for tests of what a policy decides or of
 the pipeline's mechanics (tests/unit/test_guardrails.py and tests/integration/test_decisions.py

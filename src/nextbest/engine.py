@@ -148,8 +148,8 @@ class Engine:
         self.models.rescore(profile, now)
         trigger = Trigger(f"{reason}:{now}", now, models=self.models)
         candidates = [d for p in self.policies for d in p.wake(profile, trigger, self.settings)]
-        candidates += self._release_held(result, now)
-        self._admit(result, candidates, now)
+        released, timed = self._release_held(result, now)
+        self._admit(result, candidates + released, now, timed)
         self._close(result, close_due(profile, now))
         return result
 
@@ -193,25 +193,34 @@ class Engine:
             return score is not None and score.negative >= limit
         return False
 
-    def _admit(self, result: StepResult, candidates: list[Decision], now: int) -> None:
+    def _admit(self, result: StepResult, candidates: list[Decision], now: int,
+               timed: frozenset[str] = frozenset()) -> None:
+        """Review and record ``candidates``; those in ``timed`` have waited for their send
+        time once already and do not again (a clock that jumps past the hour would otherwise
+        find it gone each time)."""
         profile = result.profile
         for decision in candidates:
             if profile.decided(decision.decision_id):
                 continue
-            verdict = self.guardrails.review(profile, decision, now)
-            self._record(result, verdict, now)
+            waited = decision.decision_id in timed
+            verdict = self.guardrails.review(profile, decision, now, send_time=not waited)
+            self._record(result, verdict, now, timed=waited or verdict.rule == "send_time")
         if result.decisions:
             del profile.recent_decisions[:-RECENT_DECISIONS]
             horizon = now - SENT_RETENTION_MS
             profile.sent = {k: t for k, t in profile.sent.items() if t >= horizon}
 
-    def _record(self, result: StepResult, verdict: Verdict, now: int) -> None:
+    def _record(self, result: StepResult, verdict: Verdict, now: int, *,
+                timed: bool = False) -> None:
         profile, decision = result.profile, verdict.decision
         result.logged.append(Logged(decision, verdict.status, verdict.rule, verdict.text))
         if verdict.status == DEFERRED:
             assert verdict.until is not None
-            profile.held.append({"release_at": verdict.until, "rule": verdict.rule,
-                                 "record": decision.to_record()})
+            held = {"release_at": verdict.until, "rule": verdict.rule,
+                    "record": decision.to_record()}
+            if timed:
+                held["timed"] = True
+            profile.held.append(held)
             profile.due[HELD_KEY] = min(h["release_at"] for h in profile.held)
             return
         profile.sent[decision.decision_id] = now
@@ -242,11 +251,14 @@ class Engine:
         if cost:
             self.guardrails.budget.spend(now, cost, decision.customer_id)
 
-    def _release_held(self, result: StepResult, now: int) -> list[Decision]:
+    def _release_held(self, result: StepResult, now: int
+                      ) -> tuple[list[Decision], frozenset[str]]:
+        """Held decisions whose moment came and that still apply; the ids of those that
+        waited for their send time already."""
         profile = result.profile
         ready = [h for h in profile.held if h["release_at"] <= now]
         if not ready:
-            return []
+            return [], frozenset()
         profile.held = [h for h in profile.held if h["release_at"] > now]
         if profile.held:
             profile.due[HELD_KEY] = min(h["release_at"] for h in profile.held)
@@ -263,7 +275,8 @@ class Engine:
                                             "What caused it has changed since."))
                 continue
             released.append(decision)
-        return released
+        timed = frozenset(h["record"]["decision_id"] for h in ready if h.get("timed"))
+        return released, timed
 
     def _policy_for(self, decision_type: str) -> Policy | None:
         if not self._by_type:

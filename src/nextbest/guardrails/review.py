@@ -62,7 +62,10 @@ class Guardrails:
         self.budget = budget if budget is not None else IncentiveBudget()
         self.open_hours = open_hours if open_hours is not None else OpenHours()
 
-    def review(self, profile: CustomerProfile, decision: Decision, now: int) -> Verdict:
+    def review(self, profile: CustomerProfile, decision: Decision, now: int, *,
+               send_time: bool = True) -> Verdict:
+        """The verdict on ``decision`` at event time ``now``; ``send_time=False`` for one that
+        waited for its send time already."""
         s = self.settings
         marketing = is_marketing(decision.decision_type)
         reaches_customer = (decision.channel in CUSTOMER_CHANNELS
@@ -92,7 +95,7 @@ class Guardrails:
             if until is not None:
                 return Verdict(DEFERRED, decision, "quiet_hours",
                                "Quiet hours in the customer's time zone.", until)
-            if self._timed(decision):
+            if send_time and self._timed(decision):
                 until = send_at(now, tz, profile.email_open_times, self.open_hours,
                                 quiet_start=s.quiet_hours_start, quiet_end=s.quiet_hours_end,
                                 max_wait_ms=s.send_time_max_wait_ms)
