@@ -129,6 +129,17 @@ class EventTimeMerge(Generic[Source, Item]):
         self._ripe[wait] = ripe
         return ripe
 
+    def advance(self, source: Source, key: Key) -> None:
+        """``source`` has nothing left before ``key`` (a router's tick)."""
+        if key > self._last.get(source, ()):
+            self._last[source] = key
+
+    def items(self) -> Iterator[Item]:
+        """Everything held, in no particular order."""
+        for queue in self._queues.values():
+            for _, _, item in queue:
+                yield item
+
     def first(self, source: Source) -> Item | None:
         """The earliest item held for ``source``."""
         queue = self._queues.get(source)
@@ -147,3 +158,64 @@ class EventTimeMerge(Generic[Source, Item]):
             self._last.pop(source, None)
         self._heads = [head for head in self._heads if head[2] not in sources]
         heapq.heapify(self._heads)
+
+
+ROUTER_QUIET_SECONDS = 5.0
+"""A router not heard from for this long (wall clock) holds nothing back: it has nothing to
+route to the partition, or it is gone."""
+
+
+class RoutersMerge(Generic[Item]):
+    """A customer partition's events from its routers (one per worker), in event-time order.
+
+    Each router sends its events in order of their key (its own merge, above), but a customer
+    partition gets them from every worker's router: a customer's views routed by one worker
+    may arrive before the purchase another worker routed earlier. An event goes once no
+    router still heard from (within ``quiet`` seconds) could send an earlier one - every
+    router has sent a later event or a later tick (``advance``) - or once it has waited
+    ``max_wait``. One router alone holds nothing back.
+
+    >>> merge: RoutersMerge[str] = RoutersMerge(max_wait=1.0)
+    >>> merge.add("a", (5, 0, "v"), "view at 5")
+    >>> merge.add("b", (3, 0, "o"), "order at 3")
+    >>> list(merge.release())  # a may still send something before 5
+    ['order at 3']
+    >>> merge.advance("b", 9)  # b has sent everything up to 9
+    >>> list(merge.release())
+    ['view at 5']
+    """
+
+    def __init__(self, *, max_wait: float, quiet: float = ROUTER_QUIET_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.quiet = quiet
+        self._clock = clock
+        self._merge: EventTimeMerge[str, Item] = EventTimeMerge(max_wait=max_wait, clock=clock)
+        self._heard: dict[str, float] = {}
+
+    @property
+    def held(self) -> int:
+        return self._merge.held
+
+    @property
+    def routers(self) -> int:
+        """Routers heard from within ``quiet`` seconds."""
+        cutoff = self._clock() - self.quiet
+        return sum(1 for heard in self._heard.values() if heard > cutoff)
+
+    def add(self, source: str, key: Key, item: Item) -> None:
+        self._heard[source] = self._clock()
+        self._merge.add(source, key, item)
+
+    def advance(self, source: str, event_time: int) -> None:
+        """``source`` has sent everything up to ``event_time``."""
+        self._heard[source] = self._clock()
+        self._merge.advance(source, (event_time + 1,))
+
+    def release(self) -> list[Item]:
+        """The events that may go now, in order."""
+        cutoff = self._clock() - self.quiet
+        active = {source for source, heard in self._heard.items() if heard > cutoff}
+        return [item for _, item in self._merge.release(unread=active)]
+
+    def items(self) -> Iterator[Item]:
+        return self._merge.items()

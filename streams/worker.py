@@ -73,6 +73,7 @@ async def serve(settings: WorkerSettings) -> int:
     customers.lessons = lessons
     customers.graph = replica
     router = Router(pipeline, replica)
+    router.shares_partitions = customers.hears_other_routers
     stages = [writer, customers, router]
     gate = CustomerDataGate.for_settings(settings)
     gate.announce()

@@ -27,6 +27,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from nextbest.decisions.policies.support_triage import conversation_outcome, is_repeat_contact
 from nextbest.driver import CustomerPartition, Redirect
 from nextbest.engine import StepResult
+from nextbest.event_order import order_key
 from nextbest.profile.state import CustomerProfile
 from nextbest.settings import DAY_MS
 from nextbest.streams import envelope
@@ -34,6 +35,7 @@ from nextbest.streams.clock import PartitionClock
 from nextbest.streams.deadletter import send_deadletter
 from nextbest.streams.privacy import erased_stores, erasure_ack_record
 from nextbest.streams.refill import put_views
+from nextbest.streams.reorder import RoutersMerge
 from nextbest.streams.sent_ledger import recently_sent
 from nextbest.streams.stage import Batch, Stage, StateWrite
 from nextbest.streams.state import PARTITION_KEY_PREFIX, PartitionProfiles, restore
@@ -66,6 +68,13 @@ class Assigned:
     """The partition's incentive budget pot as last written to the changelog."""
     clock: PartitionClock = field(default_factory=PartitionClock)
     """Event time the partition wakes its customers by (``streams/clock.py``)."""
+    order: RoutersMerge[tuple[ConsumerRecord[bytes, bytes], dict[str, Any]]] = field(
+        default_factory=lambda: RoutersMerge(max_wait=1.0))
+    """Events waiting for earlier ones other workers' routers are still sending."""
+
+    def first_held(self) -> int | None:
+        """Offset of the earliest record still held: nothing from it on may be committed."""
+        return min((record.offset for record, _ in self.order.items()), default=None)
 
 
 class CustomerStage(Stage):
@@ -101,7 +110,8 @@ class CustomerStage(Stage):
                 budget.restore_pot(tp.partition, orjson.loads(pot))
             self.partitions[tp.partition] = Assigned(
                 CustomerPartition(self.engine, profiles), profiles, sent,
-                budget.pot_state(tp.partition), PartitionClock())
+                budget.pot_state(tp.partition), PartitionClock(),
+                RoutersMerge(max_wait=settings.customer_order_wait_seconds))
         if self.graph is not None:
             put_views(self.pipeline, self, self.graph, {tp.partition for tp in partitions})
         if self.lessons is not None:
@@ -125,11 +135,7 @@ class CustomerStage(Stage):
                 try:
                     await self.handle(part, tp.partition, record)
                 except Exception as exc:
-                    logger.exception("customer stage failed on %s[%s]@%s", record.topic,
-                                     record.partition, record.offset)
-                    self.inflight.add(await send_deadletter(
-                        self.pipeline, record, family="customer", reason="internal_error",
-                        detail=repr(exc), stage="customer"))
+                    await self.failed(record, exc)
                 finally:
                     self.share_lessons(tp.partition)
         self.count_engine_cpu()
@@ -140,9 +146,15 @@ class CustomerStage(Stage):
         kind = message["k"]
         customers = part.customers
         if kind == envelope.EVENT:
-            await self.on_event(part, partition, message)
+            source, event = message.get("r", ""), message["e"]
+            part.clock.see(source, int(message.get("w", event["event_time"])))
+            part.order.add(source, order_key(message["f"], event), (record, message))
+            await self.take_in_order(part, partition)
         elif kind == envelope.TICK:
-            part.clock.see(message.get("r", ""), int(message.get("w", message["now"])))
+            source, settled = message.get("r", ""), int(message.get("w", message["now"]))
+            part.clock.see(source, settled)
+            part.order.advance(source, settled)
+            await self.take_in_order(part, partition)
             await self.wake_due(part, partition)
         elif kind == envelope.MERGE:
             survivor = message["survivor"]
@@ -172,13 +184,43 @@ class CustomerStage(Stage):
             elif released is not None:
                 await self.publish(part, partition, released, None)
 
+    async def take_in_order(self, part: Assigned, partition: int) -> None:
+        """Step the held events whose turn has come (``Assigned.order``)."""
+        for record, message in part.order.release():
+            try:
+                await self.on_event(part, partition, message)
+            except Exception as exc:
+                await self.failed(record, exc)
+            await self.pause()
+
+    async def failed(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        """A record the stage could not handle: to the dead-letter topic with the error (its
+        batch neighbours go on)."""
+        logger.exception("customer stage failed on %s[%s]@%s", record.topic, record.partition,
+                         record.offset)
+        self.inflight.add(await send_deadletter(
+            self.pipeline, record, family="customer", reason="internal_error",
+            detail=repr(exc), stage="customer"))
+
+    def hears_other_routers(self) -> bool:
+        """Whether more than one worker's router feeds this worker's partitions."""
+        return any(part.order.routers > 1 for part in self.partitions.values())
+
+    def committable(self) -> dict[TopicPartition, int]:
+        offsets = super().committable()
+        for tp, offset in offsets.items():
+            part = self.partitions.get(tp.partition)
+            first = part.first_held() if part is not None else None
+            if first is not None and first < offset:
+                offsets[tp] = first
+        return offsets
+
     async def on_event(self, part: Assigned, partition: int, message: dict[str, Any]) -> None:
         customers = part.customers
         event = message["e"]
-        # Whoever is due by the moment the router had settled before this event is woken
+        # Whoever is due by the moment the routers had settled before this event is woken
         # first: everything routed before it has arrived (a replay wakes them as the event
         # before it passed, ``nextbest.driver.InProcess``).
-        part.clock.see(message.get("r", ""), int(message.get("w", event["event_time"])))
         await self.wake_due(part, partition)
         started, cpu = time.perf_counter(), time.thread_time()
         stepped = customers.step(message["cid"], message["f"], event)
@@ -332,6 +374,8 @@ class CustomerStage(Stage):
             self._ticked = time.monotonic()
         now = int(time.time() * 1000)
         for partition, part in self.partitions.items():
+            if part.order.held:  # waited long enough, or a router went quiet
+                await self.take_in_order(part, partition)
             if tick:
                 part.clock.see(WALL_CLOCK, now)
             if part.clock.settle() > part.customers.clock:

@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,10 @@ class Router(Stage):
         self._floor: int | None = None
         self._floor_stale = False
         self._forced_tick = time.monotonic()
+        self._progress_at, self._progress_sent = time.monotonic(), 0
+        self.shares_partitions: Callable[[], bool] = lambda: False
+        """Whether other workers' routers feed the customer partitions too (then this one
+        tells them how far it has routed every ``progress_tick_seconds``)."""
         self._replies = kafka.consumer(settings, group=None, quiet=True)
         self.merge: EventTimeMerge[TopicPartition, tuple[ConsumerRecord[bytes, bytes],
                                                          DecodedEvent, OrderKey]] = EventTimeMerge(
@@ -291,6 +296,20 @@ class Router(Stage):
                                 if lookup(k) is None and not shared(k)}
             if self.watermark.due(force=True):
                 await self.broadcast_tick(self.watermark.time)
+        await self.tell_progress()
+
+    async def tell_progress(self) -> None:
+        """With other routers feeding the same customer partitions, a tick every
+        ``progress_tick_seconds`` once this one has routed further: their events that wait for
+        this router's (``RoutersMerge``) wait no longer than that."""
+        now = time.monotonic()
+        if now - self._progress_at < self.settings.progress_tick_seconds:
+            return
+        self._progress_at = now
+        settled = self.settled_time()
+        if settled > self._progress_sent and self.shares_partitions():
+            self._progress_sent = settled
+            await self.broadcast_tick(self.watermark.time)
 
     def hold(self, tp: TopicPartition, held: Held) -> None:
         self._holds += 1

@@ -4,6 +4,7 @@ lost or sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -18,6 +19,7 @@ import pytest
 from nextbest.cli.worker_process import WorkerProcess, free_port
 from nextbest.simulation.model import SimEvent
 from nextbest.simulation.shop import Shop
+from nextbest.streams.admin import ensure_topics
 from tests.events import MINUTE, order
 from tests.integration.harness import Harness
 from tests.integration.test_recovery import CUSTOMERS, T0, assert_each_decided_once, scenario
@@ -113,21 +115,39 @@ def shop_traffic(events: int) -> list[tuple[str, dict[str, Any]]]:
     return [(e.family, e.event) for e in (*shop.catalog(), *itertools.islice(stream, events))]
 
 
-def run_through(workers: list[str], traffic: list[tuple[str, dict[str, Any]]],
-                harness: Harness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Publish ``traffic``, wait until the workers at ``workers`` stepped all of it; their
-    decisions and their models' statistics."""
-    publisher, _ = harness.publish_in_background(traffic, pause=0.0, chunk=500)
-    publisher.join()
-    # Every customer event is stepped at least once (those in flight across a merge twice).
-    expected = sum(1 for family, _ in traffic if family != "catalog")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and sum(map(steps, workers)) < expected:
-        time.sleep(0.5)
-    assert sum(map(steps, workers)) >= expected
-    time.sleep(2)  # wakes, lessons and the decisions' last batches
-    decisions = harness.decisions(until=lambda ds: True, timeout=10)
-    return decisions, [harness.models(url=url, until=lambda s: True) for url in workers]
+ORDERED = {"identity_order_wait_seconds": 5.0, "customer_order_wait_seconds": 5.0}
+"""Waits long enough that a backlog is taken in event-time order (as its replay is)."""
+
+
+def backlog_through(count: int, traffic: list[tuple[str, dict[str, Any]]], kafka: str,
+                    redis: str, prefix: str, tmp_path: Path
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``traffic`` published as a backlog, then ``count`` workers of one group started on it;
+    once they stepped all of it, their decisions and their models' statistics."""
+    harness = Harness(kafka=kafka, redis=redis, prefix=prefix, data_dir=tmp_path,
+                      worker_id="worker-0", **ORDERED)
+    asyncio.run(ensure_topics(harness.settings))
+    harness.publish_in_order(traffic)
+    workers = [harness.worker, *(member(harness, n, tmp_path) for n in range(1, count))]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.ready()
+        urls = [worker.url for worker in workers]
+        # Every customer event is stepped at least once (some twice: in flight across a
+        # merge, or replayed by the next owner of a partition after the group's rebalance).
+        expected = sum(1 for family, _ in traffic if family != "catalog")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sum(map(steps, urls)) < expected:
+            time.sleep(0.5)
+        assert sum(map(steps, urls)) >= expected
+        time.sleep(6)  # the last events held, their wakes, lessons and batches
+        decisions = harness.decisions(until=lambda ds: True, timeout=10)
+        return decisions, [harness.models(url=url, until=lambda s: True) for url in urls]
+    finally:
+        for worker in workers:
+            worker.stop()
 
 
 def steps(url: str) -> float:
@@ -141,26 +161,11 @@ def test_three_workers_decide_what_one_decides(
         kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
     traffic = shop_traffic(4_000)
     run = uuid.uuid4().hex[:8]
-    alone = Harness(kafka=kafka_bootstrap, redis=redis_url, prefix=f"nbone-{run}",
-                    data_dir=tmp_path / "one", worker_id="worker-0")
-    alone.start_worker()
-    try:
-        one, (one_stats,) = run_through([alone.worker.url], traffic, alone)
-    finally:
-        alone.worker.stop()
-    harness, others = three_workers(kafka_bootstrap, redis_url, f"nbthree-{run}",
-                                    tmp_path / "three")
+    one, (one_stats,) = backlog_through(1, traffic, kafka_bootstrap, redis_url, f"nbone-{run}",
+                                        tmp_path / "one")
+    three, three_stats = backlog_through(3, traffic, kafka_bootstrap, redis_url,
+                                         f"nbthree-{run}", tmp_path / "three")
     learnt = one_stats["learnt"]["recommender"]
-    try:
-        urls = [harness.worker.url, *(w.url for w in others)]
-        three, _ = run_through(urls, traffic, harness)
-        three_stats = [harness.models(url=url, timeout=60,
-                                      until=lambda s: s["learnt"]["recommender"] >= learnt)
-                       for url in urls]
-    finally:
-        for worker in others:
-            worker.stop()
-        harness.worker.stop()
 
     def ruled(made: list[dict[str, Any]]) -> set[tuple[str, str]]:
         return {(d["decision_type"], d["causing_event_id"]) for d in made

@@ -41,6 +41,7 @@ def worker_env(settings: WorkerSettings) -> dict[str, str]:
         "NEXTBEST_WEB_PORT": str(settings.web_port),
         "NEXTBEST_WALL_CLOCK_TICKS": str(settings.wall_clock_ticks).lower(),
         "NEXTBEST_IDENTITY_ORDER_WAIT_SECONDS": str(settings.identity_order_wait_seconds),
+        "NEXTBEST_CUSTOMER_ORDER_WAIT_SECONDS": str(settings.customer_order_wait_seconds),
         **({"NEXTBEST_WORKER_ID": settings.worker_id} if settings.worker_id else {}),
         "NEXTBEST_PRODUCER_LINGER_MS": str(settings.producer_linger_ms),
         "NEXTBEST_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
