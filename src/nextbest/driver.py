@@ -227,16 +227,9 @@ class CustomerPartition:
             profile = self.profiles.get(customer_id)
             if profile is None or profile.merged_into:
                 continue
-            # Each due moment at its own time (not after the customer's latest event): how
-            # far the clock had jumped past it (a live partition's clock moves by what its
-            # routers settled, a replay's by every event) must not change what is decided.
-            while profile.due and (due := min(profile.due.values())) <= self.clock:
-                result = self.engine.wake(profile, max(due, profile.last_seen))
-                self._commit(result)
-                yield result
-                if result.profile.due and min(result.profile.due.values()) <= due:
-                    break  # nothing moved on (the engine left it due): the clock's turn next
-                profile = result.profile
+            result = self.engine.wake(profile, self.clock)
+            self._commit(result)
+            yield result
 
     def wake_every(self, now: int) -> list[StepResult]:
         """Move event time on to ``now`` and wake every customer with a due moment, reached or
