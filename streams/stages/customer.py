@@ -148,6 +148,9 @@ class CustomerStage(Stage):
         if kind == envelope.EVENT:
             source, event = message.get("r", ""), message["e"]
             part.clock.see(source, int(message.get("w", event["event_time"])))
+            if self.settings.customer_order_wait_seconds <= 0:
+                await self.on_event(part, partition, message)  # as it arrives
+                return
             part.order.add(source, order_key(message["f"], event), (record, message))
             await self.take_in_order(part, partition)
         elif kind == envelope.TICK:

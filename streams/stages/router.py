@@ -299,15 +299,17 @@ class Router(Stage):
         await self.tell_progress()
 
     async def tell_progress(self) -> None:
-        """With other routers feeding the same customer partitions, a tick every
-        ``progress_tick_seconds`` once this one has routed further: their events that wait for
-        this router's (``RoutersMerge``) wait no longer than that."""
+        """With other routers feeding the same customer partitions and their events held in
+        order there, a tick every ``progress_tick_seconds`` once this one has routed further:
+        their events that wait for this router's (``RoutersMerge``) wait no longer than
+        that."""
         now = time.monotonic()
         if now - self._progress_at < self.settings.progress_tick_seconds:
             return
         self._progress_at = now
         settled = self.settled_time()
-        if settled > self._progress_sent and self.shares_partitions():
+        if (self.settings.customer_order_wait_seconds > 0 and settled > self._progress_sent
+                and self.shares_partitions()):
             self._progress_sent = settled
             await self.broadcast_tick(self.watermark.time)
 
