@@ -62,6 +62,11 @@ class Agenda:
             self._pending_set.add(bucket)
             heapq.heappush(pending, bucket)
 
+    def any_due(self, now: int) -> bool:
+        """Whether :meth:`pop_due` at ``now`` would return anyone (nothing is removed)."""
+        pending = self._index()
+        return bool(pending) and pending[0] <= now // self._bucket_ms - 1
+
     def pop_due(self, now: int) -> list[str]:
         """Customers whose bucket lies wholly at or before ``now``, removed from the agenda."""
         last_complete = now // self._bucket_ms - 1

@@ -219,6 +219,11 @@ class CustomerPartition:
         """Move event time on to ``now`` and wake every customer whose moment has come."""
         return list(self.waking(now))
 
+    def any_due(self, now: int) -> bool:
+        """Whether :meth:`waking` at ``now`` would wake anyone: a cheap look, no engine work
+        (most events find nobody due)."""
+        return self.agenda.any_due(max(now, self.clock))
+
     def waking(self, now: int) -> Iterator[StepResult]:
         """``advance``, one woken customer at a time (a caller may do other work between)."""
         if now > self.clock:

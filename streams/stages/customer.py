@@ -246,7 +246,10 @@ class CustomerStage(Stage):
         """Wake the partition's customers whose moment the settled event time has reached, one
         at a time: many may come due at once (event time held back for an event in flight), and
         the other stages get their turn between (``Stage.pause``)."""
-        wakes = part.customers.waking(part.clock.settle())
+        now = part.clock.settle()
+        if not part.customers.any_due(now):
+            return
+        wakes = part.customers.waking(now)
         while True:
             result = self.in_engine(next, wakes, None)
             if result is None:

@@ -11,7 +11,10 @@ offsets the answer depends on. Because every change goes through the one writer,
 can never give one new customer two ids: a router routes a first sighting at once under the id
 derived from its strongest identifier (what the writer gives a new customer), and the writer
 merges that provisional customer into the one the graph already knew, should another router
-have linked those identifiers first.
+have linked those identifiers first. A new identifier seen with one known customer's is routed
+at once to that customer and told to the writer the same way, where the writer's answer could
+be nothing else (``Router.linked_to``); should another router have linked it to someone else
+meanwhile, the writer merges the two.
 
 Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition;
 an erasure as an ``erase`` message to the customer's partition; a merge undone (a split request,
@@ -34,7 +37,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from nextbest.errors import UnprocessableEvent
 from nextbest.identity import IdentityGraph, Split
 from nextbest.identity.graph import identifier_keys
-from nextbest.identity.shared import SHARED
+from nextbest.identity.shared import SEEN, SHARED
 from nextbest.streams import envelope, kafka
 from nextbest.streams.privacy import erasure_ack_record
 from nextbest.streams.stage import Batch, Stage
@@ -123,6 +126,11 @@ class GraphReplica:
     def is_shared(self, key: str) -> bool:
         """Whether the writer marked this identifier shared (it resolves nobody)."""
         return SHARED + key in self.store
+
+    def sighted(self, key: str) -> bool:
+        """Whether the writer has counted sightings of this (weak) identifier: it is or was
+        linked, and what a new event naming it resolves to is the writer's to say."""
+        return SEEN + key in self.store
 
     def identifiers(self) -> Iterator[tuple[str, str]]:
         """Every identifier key and the customer it belongs to."""

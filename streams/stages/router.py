@@ -7,13 +7,16 @@ Nothing is dropped: a message is either routed (events), left to every worker's 
 An event whose identifiers all belong to one known customer is routed from the local replica of
 the identity graph at once. So is a customer seen for the first time (no identifier known): new
 ids are derived from the strongest identifier, so the router routes under the id the writer will
-record and tells the writer. Identifiers the writer marked shared are left out first (an event
-naming nothing else is dead-lettered as ``shared_identifier_only``). Any other event - a link
-between identifiers, a merge, an erasure or split request - asks the identity writer (see
-``streams/stages/identity.py``) and waits for its reply; later
-events of the same input partition wait behind it, so one customer's events reach their
-partition in the order they came. Offsets are committed only up to the first event still
-waiting.
+record and tells the writer. So is a new identifier seen with one known customer's (a new device
+of a signed-in customer), where the writer's answer can only be that customer: the router tells
+the writer, as for a first sighting. Identifiers the writer marked shared are left out first (an
+event naming nothing else is dead-lettered as ``shared_identifier_only``). Any other event - a
+merge of customers, a strong identity new to a known weak identifier (the writer counts such
+sightings: ``identity/shared.py``), an erasure or split request - asks the identity writer (see
+``streams/stages/identity.py``) and waits for its reply. Later events of the same input
+partition that name any identifier or customer of a waiting event wait behind it, so one
+customer's events reach their partition in the order they came; the others go on. Offsets are
+committed only up to the first event still waiting.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from nextbest.codec import CodecError, DecodedEvent, RegistryUnavailable
 from nextbest.event_order import OrderKey, order_key
 from nextbest.identity.graph import SPLIT_REQUESTED, identifier_keys, new_customer_id
+from nextbest.identity.shared import is_strong
 from nextbest.streams import envelope, kafka
 from nextbest.streams.clock import Watermark
 from nextbest.streams.deadletter import send_deadletter
@@ -64,6 +68,36 @@ class Held:
     record: ConsumerRecord[bytes, bytes] | None = None
     """The input record, dead-lettered should the writer resolve nobody (``reason``)."""
     reason: str | None = None
+    names: tuple[str, ...] = ()
+    """Its identifiers and the customers they belong to: later events of its partition naming
+    any of them wait behind it."""
+
+
+class HeldQueue(deque[Held]):
+    """One input partition's waiting events, in order, and how many of them name each
+    identifier or customer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.named: Counter[str] = Counter()
+
+    def add(self, held: Held) -> None:
+        self.append(held)
+        self.named.update(held.names)
+
+    def take(self) -> Held:
+        held = self.popleft()
+        named = self.named
+        for name in held.names:
+            named[name] -= 1
+            if not named[name]:
+                del named[name]
+        return held
+
+    def blocks(self, names: list[str]) -> bool:
+        """Whether an event naming ``names`` must wait behind these."""
+        named = self.named
+        return any(name in named for name in names)
 
 
 ANNOUNCE_SECONDS = 0.1
@@ -86,7 +120,7 @@ class Router(Stage):
         super().__init__(settings, list(self.family_of), pipeline.producer)
         self.pipeline = pipeline
         self.replica = replica
-        self.held: dict[TopicPartition, deque[Held]] = {}
+        self.held: dict[TopicPartition, HeldQueue] = {}
         self.asked: dict[str, tuple[TopicPartition, Held]] = {}
         self.announced: list[dict[str, Any]] = []
         self._announced_at = time.monotonic()
@@ -200,7 +234,10 @@ class Router(Stage):
         kind = str(event.get("kind")) if family == "identity" else ""
         request = IDENTITY_REQUESTS.get(kind)
         if request is not None:
-            held = Held(record.offset, routed, key, request_only=True)
+            named = identifier_keys(event.get("customer"))
+            customers = [c for c in self.customers_of(named) if c is not None] if named else []
+            held = Held(record.offset, routed, key, request_only=True,
+                        names=tuple(dict.fromkeys([*named, *customers])))
             self.hold(tp, held)
             await self.ask(tp, held, {request: event})
             return True
@@ -216,16 +253,27 @@ class Router(Stage):
                               f"the event names only identifiers shared by several customers "
                               f"({kinds})")
             return False
-        customer_id = self.customer_of(keys)
+        found = self.customers_of(keys)
+        customer_id = found[0] if found[0] is not None and found.count(found[0]) == len(
+            found) else None
+        names = [*keys, *(c for c in found if c is not None)]
         queue = self.held.get(tp)
-        if not queue:
+        if not queue or (self.settings.identity_order_wait_seconds <= 0
+                         and not queue.blocks(names)):
+            # Nothing of this customer waits before it (with identity_order_wait_seconds set,
+            # nothing overtakes: a backlog is routed as its replay steps it).
             if customer_id is not None:
                 await self.route(routed, customer_id)
                 return True
-            if self.all_new(keys):
+            if not any(found):
                 await self.route_new(routed, keys, event["customer"])
                 return True
-        held = Held(record.offset, routed, key, customer_id, record=record)
+            linked = self.linked_to(keys, found)
+            if linked is not None:
+                await self.route_link(routed, keys, found, linked, event["customer"])
+                return True
+        held = Held(record.offset, routed, key, customer_id, record=record,
+                    names=tuple(dict.fromkeys(names)))
         self.hold(tp, held)
         if customer_id is None:
             await self.ask(tp, held, {"ref": event["customer"], "at": event["event_time"]})
@@ -317,12 +365,12 @@ class Router(Stage):
         self._holds += 1
         queue = self.held.get(tp)
         if queue is None:
-            queue = self.held[tp] = deque()
+            queue = self.held[tp] = HeldQueue()
         if not queue:
             self._lower_floor(held)
-        queue.append(held)
+        queue.add(held)
 
-    def _new_head(self, taken: Held, queue: deque[Held]) -> None:
+    def _new_head(self, taken: Held, queue: HeldQueue) -> None:
         """Keep the floor of ``settled_time`` as the heads change without a pass over every
         queue per event: only taking the head that set it raises it."""
         if int(taken.routed["e"]["event_time"]) - 1 == self._floor:
@@ -342,7 +390,7 @@ class Router(Stage):
             head = queue[0]
             if not head.answered:
                 return
-            queue.popleft()
+            queue.take()
             self._new_head(head, queue)
             if head.request_only:
                 continue
@@ -354,16 +402,30 @@ class Router(Stage):
 
     # --- identity ----------------------------------------------------------------------------
 
-    def customer_of(self, keys: list[str]) -> str | None:
-        """The one customer all ``keys`` belong to, by the replica or this router's own first
-        sightings not yet in it; None when one is unknown or they disagree."""
-        found = [self.provisional.get(k) or self.replica.lookup(k) for k in keys]
-        first = found[0]
-        return first if first is not None and all(f == first for f in found) else None
+    def customers_of(self, keys: list[str]) -> list[str | None]:
+        """The customer each of ``keys`` belongs to, by this router's own first sightings and
+        links not yet in the replica, else the replica; None for one unknown."""
+        provisional, lookup = self.provisional, self.replica.lookup
+        return [provisional.get(k) or lookup(k) for k in keys]
 
-    def all_new(self, keys: list[str]) -> bool:
-        return all(self.provisional.get(k) is None and self.replica.lookup(k) is None
-                   for k in keys)
+    def linked_to(self, keys: list[str], found: list[str | None]) -> str | None:
+        """The customer an event that names new identifiers besides one known customer's
+        resolves to, where the writer could answer nothing else: it links them to that
+        customer (``IdentityGraph.resolve``). None where only the writer can tell: the known
+        identifiers disagree (a merge), a new one was seen before (its sightings count), or a
+        known weak identifier comes with a strong identity (the writer counts that sighting,
+        and a weak identifier seen with too many is marked shared, its merges undone)."""
+        known = {customer for customer in found if customer is not None}
+        if len(known) != 1:
+            return None
+        strong = any(map(is_strong, keys))
+        for key, customer in zip(keys, found, strict=True):
+            if customer is None:
+                if self.replica.sighted(key):
+                    return None
+            elif strong and not is_strong(key):
+                return None
+        return known.pop()
 
     async def route_new(self, routed: dict[str, Any], keys: list[str], ref: dict[str, Any]
                         ) -> None:
@@ -374,6 +436,19 @@ class Router(Stage):
         customer_id = new_customer_id(keys[0])
         for key in keys:
             self.provisional[key] = customer_id
+        await self.route(routed, customer_id)
+        self.announced.append({"ref": ref, "provisional": customer_id,
+                               "at": routed["e"]["event_time"]})
+
+    async def route_link(self, routed: dict[str, Any], keys: list[str],
+                         found: list[str | None], customer_id: str, ref: dict[str, Any]
+                         ) -> None:
+        """New identifiers with one known customer's (``linked_to``): routed to that customer
+        at once, and the link told to the writer with the first sightings. Should another
+        router have linked one of them to someone else meanwhile, the writer merges the two."""
+        for key, customer in zip(keys, found, strict=True):
+            if customer is None:
+                self.provisional[key] = customer_id
         await self.route(routed, customer_id)
         self.announced.append({"ref": ref, "provisional": customer_id,
                                "at": routed["e"]["event_time"]})
@@ -432,11 +507,26 @@ class Router(Stage):
                         continue  # its partition moved to another worker meanwhile
                     tp, held = found
                     held.customer_id = reply["cid"]
+                    self.remember(held)
                     held.reason = reply.get("reason")
                     held.answered = True
                     touched.add(tp)
                 await self.resume(touched)
                 await self.outbox.flush()
+
+    def remember(self, held: Held) -> None:
+        """The writer's answer for the identifiers of an event that waited for it, until the
+        replica has them: the next events naming them need not ask again."""
+        if held.customer_id is None or held.request_only:
+            return
+        keys = [key for key in identifier_keys(held.routed["e"].get("customer"))
+                if not self.replica.is_shared(key)]
+        counted = any(map(is_strong, keys))
+        for key in keys:
+            # A weak identifier that came with a strong identity may have just been marked
+            # shared by this very answer (the replica will tell).
+            if is_strong(key) or not counted:
+                self.provisional[key] = held.customer_id
 
     async def resume(self, partitions: set[TopicPartition]) -> None:
         """The writer answered events held on ``partitions``: route what it let through, then

@@ -88,6 +88,9 @@ class KnownGraph:
     def is_shared(self, key: str) -> bool:
         return key in self.shared
 
+    def sighted(self, key: str) -> bool:
+        return key in self.entries or key == "device_id:d-seen-before"
+
 
 @pytest.fixture
 async def router() -> AsyncIterator[Router]:
@@ -100,7 +103,8 @@ async def router() -> AsyncIterator[Router]:
         metrics=WorkerMetrics.create(CollectorRegistry()),
         customer_partition=lambda customer_id: 0, instance="router-test-instance",
     )
-    known = KnownGraph({"email:lisa@example.com": "nb-lisa"}, shared=("device_id:tablet",))
+    known = KnownGraph({"email:lisa@example.com": "nb-lisa", "device_id:d-7": "nb-lisa",
+                        "email:tom@example.com": "nb-tom"}, shared=("device_id:tablet",))
     router = Router(pipeline, known)  # type: ignore[arg-type]
     yield router
     await router.consumer.stop()
@@ -143,29 +147,130 @@ async def test_a_batch_of_several_partitions_is_routed_in_time_order(router: Rou
         "clickstream", "support", "support", "clickstream", "clickstream"]
 
 
-async def test_a_link_holds_the_events_behind_it_and_their_offsets(router: Router) -> None:
+MERGE = {"email": "lisa@example.com", "customer_id": "tom-1", "device_id": "d-7"}
+"""Lisa's identifiers with Tom's: a merge, which only the identity writer may carry out."""
+
+
+async def test_a_merge_holds_the_events_of_its_customers_behind_it_and_their_offsets(
+        router: Router) -> None:
     settings = router.settings
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
     tp = TopicPartition(settings.input_topic("clickstream"), 0)
     producer = router.pipeline.producer
-    link = click(T0, "page_view", event_id="link",
-                 customer={"email": "lisa@example.com", "device_id": "d-new"})
+    link = click(T0, "page_view", event_id="link", customer=MERGE)
     behind = click(T0 + 1, "page_view", event_id="behind", customer={"email": "lisa@example.com"})
-    batch = {tp: [record(tp, 10, "clickstream", link), record(tp, 11, "clickstream", behind)]}
+    toms = click(T0 + 2, "page_view", event_id="toms", customer={"email": "tom@example.com"})
+    batch = {tp: [record(tp, 10, "clickstream", link), record(tp, 11, "clickstream", behind),
+                  record(tp, 12, "clickstream", toms)]}
     await router.process(batch)
-    router.positions[tp] = 12
+    router.positions[tp] = 13
     await router.outbox.flush()
 
-    assert producer.routed(settings) == []  # the link waits for the writer, the next behind it
+    # the merge waits for the writer, the events of both its customers behind it
+    assert producer.routed(settings) == []
     (request,) = producer.requests(settings)
-    assert request["ref"]["device_id"] == "d-new"
+    assert request["ref"]["customer_id"] == "tom-1"
     assert router.committable()[tp] == 10  # nothing past the first waiting event
 
     _, held = router.asked[request["rid"]]
     held.customer_id, held.answered = "nb-lisa", True
     await router.resume({tp})
     await router.outbox.flush()
-    assert producer.routed(settings) == ["link", "behind"]  # in the order they came
-    assert router.committable()[tp] == 12
+    assert producer.routed(settings) == ["link", "behind", "toms"]  # in the order they came
+    assert router.committable()[tp] == 13
+
+
+async def test_events_of_other_customers_go_past_one_that_waits_for_the_writer(
+        router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(router_stage, "ANNOUNCE_SECONDS", 3600.0)
+    settings = router.settings
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    link = click(T0, "page_view", event_id="link", customer=MERGE)
+    lisas = click(T0 + 1, "page_view", event_id="lisas", customer={"device_id": "d-7"})
+    new = click(T0 + 2, "page_view", event_id="new", customer={"email": "ann@example.com"})
+    also_new = click(T0 + 3, "page_view", event_id="also-new",
+                     customer={"email": "ann@example.com", "loyalty_id": "L-1"})
+    await router.process({tp: [record(tp, n, "clickstream", e)
+                               for n, e in enumerate([link, lisas, new, also_new])]})
+    router.positions[tp] = 4
+    await router.outbox.flush()
+
+    # a new customer's events, in their own order; Lisa's device waits behind the merge
+    assert producer.routed(settings) == ["new", "also-new"]
+    assert router.committable()[tp] == 0
+    assert len(producer.requests(settings)) == 1  # the merge: the new ones are announced later
+    (request,) = producer.requests(settings)
+    _, held = router.asked[request["rid"]]
+    held.customer_id, held.answered = "nb-lisa", True
+    await router.resume({tp})
+    await router.outbox.flush()
+    assert producer.routed(settings) == ["new", "also-new", "link", "lisas"]
+    assert router.committable()[tp] == 4
+
+
+async def test_with_the_identity_order_wait_set_nothing_goes_past_a_waiting_event(
+        router: Router) -> None:
+    router.settings = router.settings.model_copy(update={"identity_order_wait_seconds": 5.0})
+    settings = router.settings
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    link = click(T0, "page_view", event_id="link", customer=MERGE)
+    new = click(T0 + 2, "page_view", event_id="new", customer={"device_id": "d-other"})
+    await router.process({tp: [record(tp, 0, "clickstream", link),
+                               record(tp, 1, "clickstream", new)]})
+    await router.outbox.flush()
+    assert producer.routed(settings) == []
+
+
+async def test_a_new_identifier_with_one_known_customers_is_linked_without_waiting(
+        router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new device of a signed-in customer: the writer could answer nothing but that customer,
+    so the event goes at once and the link is told to the writer with the first sightings."""
+    monkeypatch.setattr(router_stage, "ANNOUNCE_SECONDS", 3600.0)
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    new_device = click(T0, "page_view", event_id="new-device",
+                       customer={"email": "lisa@example.com", "device_id": "d-new"})
+    on_it = click(T0 + 1, "page_view", event_id="on-it", customer={"device_id": "d-new"})
+    await router.process({tp: [record(tp, 0, "clickstream", new_device),
+                               record(tp, 1, "clickstream", on_it)]})
+    await router.outbox.flush()
+    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    assert [(m["e"]["event_id"], m["cid"]) for m in routed if m["k"] == "event"] == [
+        ("new-device", "nb-lisa"), ("on-it", "nb-lisa")]
+    assert producer.requests(settings) == []
+    await router.announce()
+    await router.outbox.flush()
+    (announcement,) = producer.requests(settings)
+    assert [(r["ref"]["device_id"], r["provisional"]) for r in announcement["refs"]] == [
+        ("d-new", "nb-lisa")]
+
+
+@pytest.mark.parametrize("customer", [
+    # a weak identifier counted before: whether this sighting marks it shared is the writer's
+    {"email": "lisa@example.com", "device_id": "d-seen-before"},
+    # a known weak identifier with a new strong identity: the writer counts that sighting
+    {"email": "ann@example.com", "device_id": "d-7"},
+    # identifiers of two customers: a merge
+    {"email": "lisa@example.com", "device_id": "d-new", "customer_id": "tom-1"},
+])
+async def test_links_only_the_writer_can_resolve_wait_for_it(
+        router: Router, customer: dict[str, str]) -> None:
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    await router.process({tp: [record(tp, 0, "clickstream", click(
+        T0, "page_view", event_id="link", customer=customer))]})
+    await router.outbox.flush()
+    assert producer.routed(settings) == []
+    (request,) = producer.requests(settings)
+    assert request["ref"] == {**dict.fromkeys(
+        ("customer_id", "email", "phone", "device_id", "loyalty_id", "pos_id")), **customer}
 
 
 async def test_known_and_new_customers_are_routed_at_once(
@@ -225,18 +330,21 @@ async def test_a_split_request_goes_to_the_writer_and_is_not_routed(router: Rout
     producer = router.pipeline.producer
     split = identity(T0, "split_requested", event_id="split", customer={"device_id": "d-7"})
     behind = identity(T0 + 1, "link", event_id="behind", customer={"email": "lisa@example.com"})
+    toms = identity(T0 + 2, "link", event_id="toms", customer={"email": "tom@example.com"})
     await router.process({tp: [record(tp, 0, "identity", split),
-                               record(tp, 1, "identity", behind)]})
+                               record(tp, 1, "identity", behind),
+                               record(tp, 2, "identity", toms)]})
     await router.outbox.flush()
     (request,) = producer.requests(settings)
     assert request["split"]["event_id"] == "split"
-    assert producer.routed(settings) == []  # the link waits behind the request
+    # Lisa's (the device's customer) waits behind the request; Tom's goes on
+    assert producer.routed(settings) == ["toms"]
 
     _, held = router.asked[request["rid"]]
     held.answered = True
     await router.resume({tp})
     await router.outbox.flush()
-    assert producer.routed(settings) == ["behind"]
+    assert producer.routed(settings) == ["toms", "behind"]
 
 
 async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
@@ -245,7 +353,7 @@ async def test_an_event_the_writer_resolves_to_nobody_is_dead_lettered_in_turn(
     tp = TopicPartition(settings.input_topic("clickstream"), 0)
     producer = router.pipeline.producer
     link = click(T0, "page_view", event_id="link",
-                 customer={"email": "lisa@example.com", "device_id": "d-turned-shared"})
+                 customer={"email": "ann@example.com", "device_id": "d-7"})
     await router.process({tp: [record(tp, 0, "clickstream", link)]})
     await router.outbox.flush()
     (request,) = producer.requests(settings)
@@ -264,8 +372,8 @@ async def held_link(router: Router) -> tuple[TopicPartition, TopicPartition, dic
     settings = router.settings
     clicks = TopicPartition(settings.input_topic("clickstream"), 0)
     chats = TopicPartition(settings.input_topic("support"), 1)
-    link = click(T0 + 10, "page_view", event_id="link",
-                 customer={"email": "lisa@example.com", "device_id": "d-new"})
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
+    link = click(T0 + 10, "page_view", event_id="link", customer=MERGE)
     await router.process({clicks: [record(clicks, 0, "clickstream", link, T0 + 10)]})
     later = support(T0 + 50, "c", "hi", event_id="later", customer={"email": "lisa@example.com"})
     return clicks, chats, later
