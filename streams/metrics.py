@@ -43,6 +43,7 @@ class WorkerMetrics:
     consumer_lag: Gauge
     decisions_already_sent: Counter
     identity_merges: Counter
+    identity_wait: Histogram
     identity_splits: Counter
     shared_identifiers: Counter
     profiles_written: Counter
@@ -106,6 +107,12 @@ class WorkerMetrics:
             identity_merges=Counter(
                 f"{prefix}_identity_merges", "Customer profiles merged by identity linking.",
                 registry=registry,
+            ),
+            identity_wait=Histogram(
+                f"{prefix}_identity_wait_seconds",
+                "How long events the router held waited to be routed: for the identity writer's"
+                " answer (a merge, a sighting it counts, an erasure or split), or behind such an"
+                " event naming the same customer.", buckets=LATENCY_BUCKETS, registry=registry,
             ),
             identity_splits=Counter(
                 f"{prefix}_identity_splits",

@@ -6,21 +6,21 @@ event that changes the graph - an identifier seen for the first time, a link bet
 customers (a merge), an erasure - goes to ``nextbest.identity-requests``, whose single partition
 has exactly one consumer in the group: the writer (:class:`IdentityWriter`). It applies the
 change to its graph, writes the changed entries to ``nextbest.identity-graph`` (compacted: the
-graph's changelog, and what every replica reads), and replies with the customer and the graph
-offsets the answer depends on. Because every change goes through the one writer, two routers
-can never give one new customer two ids: a router routes a first sighting at once under the id
-derived from its strongest identifier (what the writer gives a new customer), and the writer
-merges that provisional customer into the one the graph already knew, should another router
-have linked those identifiers first. A new identifier seen with one known customer's is routed
-at once to that customer and told to the writer the same way, where the writer's answer could
-be nothing else (``Router.linked_to``); should another router have linked it to someone else
-meanwhile, the writer merges the two.
+graph's changelog, and what every replica reads), and replies with the customer (and the
+identifiers it left out as shared) once the graph entries are acked. Because every change
+goes through the one writer, two routers can never give one new customer two ids: a router
+routes a first sighting at once under the id derived from its strongest identifier (what the
+writer gives a new customer), and the writer merges that provisional customer into the one the
+graph already knew, should another router have linked those identifiers first. A new identifier
+seen with one known customer's is routed at once to that customer and told to the writer the
+same way, where the writer's answer could be nothing else (``Router.linked_to``); should another
+router have linked it to someone else meanwhile, the writer merges the two.
 
-Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition;
-an erasure as an ``erase`` message to the customer's partition; a merge undone (a split request,
-or an identifier seen with more customers than ``shared_identifier_limit`` and so marked shared)
-as a ``split`` message to the absorbed customer's partition. The shared marks and the merge
-records are graph entries like the others: every replica has them, a new writer reads them back.
+Merges reach the customer stage as a ``merge`` message to the absorbed customer's partition; an
+erasure as an ``erase`` message to the customer's partition; a merge undone (a split request, or
+an identifier seen with more customers than ``shared_identifier_limit`` and so marked shared) as
+a ``split`` message to the absorbed customer's partition. The shared marks and the merge records
+are graph entries like the others: every replica has them, a new writer reads them back.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from nextbest.errors import UnprocessableEvent
 from nextbest.identity import IdentityGraph, Split
-from nextbest.identity.graph import identifier_keys
+from nextbest.identity.graph import Resolution, identifier_keys
 from nextbest.identity.shared import SEEN, SHARED
 from nextbest.streams import envelope, kafka
 from nextbest.streams.privacy import erasure_ack_record
@@ -107,6 +107,9 @@ class GraphReplica:
         self.positions: dict[int, int] = {}
         self._advanced = asyncio.Event()
         self._client: AIOKafkaConsumer | None = None
+        self.changed: Callable[[str], None] = lambda key: None
+        """Called with each identifier whose entry (its customer, or its shared mark) the
+        replica applies while running."""
 
     def customer_of(self, keys: list[str]) -> str | None:
         """The customer all ``keys`` belong to, or None when one is unknown or they disagree."""
@@ -138,14 +141,6 @@ class GraphReplica:
             if name.startswith(_ID):
                 yield name[len(_ID):], str(customer_id)
 
-    def has_reached(self, offsets: dict[str, int]) -> bool:
-        return all(self.positions.get(int(p), 0) >= o for p, o in offsets.items())
-
-    async def reached(self, offsets: dict[str, int]) -> None:
-        while not self.has_reached(offsets):
-            self._advanced.clear()
-            await self._advanced.wait()
-
     async def start(self) -> None:
         """Read the graph up to its current end (the worker starts routing after that)."""
         settings = self.pipeline.settings
@@ -162,9 +157,15 @@ class GraphReplica:
         assert self._client is not None
         while True:
             batch = await self._client.getmany(timeout_ms=1000)
+            changed = self.changed
             for tp, records in batch.items():
                 for record in records:
                     _apply(self.store, record.key, record.value)
+                    name = record.key.decode() if record.key else ""
+                    if name.startswith(_ID):
+                        changed(name[len(_ID):])
+                    elif name.startswith(SHARED):
+                        changed(name[len(SHARED):])
                 if records:
                     self.positions[tp.partition] = records[-1].offset + 1
             if batch:
@@ -226,8 +227,11 @@ class IdentityWriter(Stage):
                     elif "split" in request:
                         await self.split(request["split"])
                     else:
-                        reply["cid"] = await self.resolve(request["ref"], None,
-                                                          int(request.get("at", 0)))
+                        resolution = await self.resolve(request["ref"], None,
+                                                        int(request.get("at", 0)))
+                        reply["cid"] = resolution.customer_id
+                        if resolution.shared:
+                            reply["shared"] = resolution.shared
                 except UnprocessableEvent as exc:
                     # The router checked; its replica may not have known yet that an identifier
                     # is shared (or the request is corrupt): the router dead-letters the event.
@@ -240,7 +244,7 @@ class IdentityWriter(Stage):
         await self.publish_changes()
 
     async def resolve(self, ref: dict[str, Any], provisional: str | None = None, at: int = 0
-                      ) -> str:
+                      ) -> Resolution:
         """Apply a reference to the graph (``at``: the event's time). ``provisional``: the id a
         router already routed a first sighting under; if the graph knew these identifiers
         meanwhile as another customer, that provisional profile is merged into it."""
@@ -262,7 +266,7 @@ class IdentityWriter(Stage):
         if resolution.new_identifiers or merged:
             for key in self.graph.members(survivor):
                 pipeline.serving.link(key, survivor)
-        return survivor
+        return resolution
 
     async def split(self, event: dict[str, Any]) -> None:
         """A split request: the merges it names undone (``IdentityGraph.split``)."""
@@ -316,25 +320,22 @@ class IdentityWriter(Stage):
                            "identifiers": len(removed)}))
 
     async def publish_changes(self) -> None:
-        """Graph entries first (after the merge and erase messages were acked), then the
-        replies, which carry the graph offsets a router must have read before it routes."""
+        """Graph entries first (after the merge and erase messages were acked), then, once they
+        are acked too, the replies: a router that has an answer finds the graph entries behind
+        it on the broker for its replica (``GraphReplica``)."""
         pipeline = self.pipeline
         topic = pipeline.settings.identity_graph_topic
-        changes = self.store.take_changes()
         by_partition: dict[int, list[tuple[bytes | None, bytes | None, Any]]] = {}
-        for key, value in changes.items():
+        for key, value in self.store.take_changes().items():
             blob = None if value is None else orjson.dumps(value)
             by_partition.setdefault(kafka.partition_of(key, pipeline.settings.partitions), []
                                     ).append((key.encode(), blob, []))
-        sent = [(partition, future, count) for partition, messages in by_partition.items()
-                for future, count in await kafka.send_closed(pipeline.producer, topic,
-                                                             partition, messages)]
-        graph: dict[str, int] = {}
-        for partition, future, count in sent:
-            p = str(partition)
-            graph[p] = max(graph.get(p, 0), (await future).offset + count)
+        sent = [future for partition, messages in by_partition.items()
+                for future, _ in await kafka.send_closed(pipeline.producer, topic, partition,
+                                                         messages)]
+        if sent:
+            await asyncio.gather(*sent)
         replies, self.replies = self.replies, []
         for reply in replies:
-            reply["graph"] = graph
             self.outbox.add(pipeline.settings.identity_reply_topic, 0, None, envelope.pack(reply))
         await self.outbox.flush()

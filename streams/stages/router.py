@@ -71,6 +71,8 @@ class Held:
     names: tuple[str, ...] = ()
     """Its identifiers and the customers they belong to: later events of its partition naming
     any of them wait behind it."""
+    since: float = 0.0
+    """When it was held (monotonic seconds)."""
 
 
 class HeldQueue(deque[Held]):
@@ -125,7 +127,9 @@ class Router(Stage):
         self.announced: list[dict[str, Any]] = []
         self._announced_at = time.monotonic()
         self.provisional: dict[str, str] = {}
-        """Identifier -> customer of first sightings routed before the replica has them."""
+        """Identifier -> customer of first sightings and links routed, and of the writer's
+        answers, until the replica applies the identifier's next entry."""
+        replica.changed = self.forget_provisional
         self._prefix = uuid.uuid4().hex[:12]
         self._requests = 0
         self.watermark = Watermark(pipeline.engine.settings.agenda_bucket_ms)
@@ -363,6 +367,7 @@ class Router(Stage):
 
     def hold(self, tp: TopicPartition, held: Held) -> None:
         self._holds += 1
+        held.since = time.monotonic()
         queue = self.held.get(tp)
         if queue is None:
             queue = self.held[tp] = HeldQueue()
@@ -392,6 +397,7 @@ class Router(Stage):
                 return
             queue.take()
             self._new_head(head, queue)
+            self.pipeline.metrics.identity_wait.observe(time.monotonic() - head.since)
             if head.request_only:
                 continue
             if head.customer_id is not None:
@@ -507,26 +513,38 @@ class Router(Stage):
                         continue  # its partition moved to another worker meanwhile
                     tp, held = found
                     held.customer_id = reply["cid"]
-                    self.remember(held)
+                    self.remember(held, reply.get("shared", []))
                     held.reason = reply.get("reason")
                     held.answered = True
                     touched.add(tp)
                 await self.resume(touched)
                 await self.outbox.flush()
 
-    def remember(self, held: Held) -> None:
+    def forget_provisional(self, key: str) -> None:
+        """The replica has a newer entry for ``key`` than what this router knew of it."""
+        self.provisional.pop(key, None)
+
+    def remember(self, held: Held, shared: list[str]) -> None:
         """The writer's answer for the identifiers of an event that waited for it, until the
         replica has them: the next events naming them need not ask again."""
-        if held.customer_id is None or held.request_only:
+        provisional = self.provisional
+        for key in shared:  # marked shared, maybe by this very answer
+            owner = provisional.pop(key, None) or self.replica.lookup(key)
+            if owner is not None and not self.replica.is_shared(key):
+                # Just marked: the merges it linked were undone, and what its customer held
+                # may belong to others again. The replica will tell.
+                self.provisional = provisional = {
+                    k: c for k, c in provisional.items() if c != owner}
+        if held.request_only:  # an erasure or split: what its customers held may have moved
+            named = set(held.names)
+            self.provisional = {k: c for k, c in provisional.items()
+                                if k not in named and c not in named}
             return
-        keys = [key for key in identifier_keys(held.routed["e"].get("customer"))
-                if not self.replica.is_shared(key)]
-        counted = any(map(is_strong, keys))
-        for key in keys:
-            # A weak identifier that came with a strong identity may have just been marked
-            # shared by this very answer (the replica will tell).
-            if is_strong(key) or not counted:
-                self.provisional[key] = held.customer_id
+        if held.customer_id is None:
+            return
+        for key in identifier_keys(held.routed["e"].get("customer")):
+            if key not in shared and not self.replica.is_shared(key):
+                provisional[key] = held.customer_id
 
     async def resume(self, partitions: set[TopicPartition]) -> None:
         """The writer answered events held on ``partitions``: route what it let through, then

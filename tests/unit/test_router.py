@@ -453,3 +453,48 @@ async def test_the_settled_floor_follows_the_oldest_head_as_events_are_held_and_
                 queue[0].answered = True
             await router.drain(tp)
         assert router.settled_time() == full_pass(), step
+
+
+async def test_the_writers_answer_routes_the_next_events_until_the_replica_has_it(
+        router: Router) -> None:
+    settings = router.settings
+    router.replica.entries["customer_id:tom-1"] = "nb-tom"  # type: ignore[attr-defined]
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    producer = router.pipeline.producer
+    await router.process({tp: [record(tp, 0, "clickstream", click(
+        T0, "page_view", event_id="merge", customer=MERGE))]})
+    await router.outbox.flush()
+    (request,) = producer.requests(settings)
+    _, held = router.asked.pop(request["rid"])
+    held.customer_id, held.answered = "nb-lisa", True
+    router.remember(held, shared=[])
+    await router.resume({tp})
+
+    # Tom's id now names Lisa (the survivor), though the replica does not know yet
+    after = click(T0 + 1, "page_view", event_id="after", customer={"customer_id": "tom-1"})
+    await router.process({tp: [record(tp, 1, "clickstream", after)]})
+    await router.outbox.flush()
+    assert producer.routed(settings) == ["merge", "after"]
+    assert len(producer.requests(settings)) == 1
+    # the replica's next entry for an identifier is newer than the answer
+    router.replica.entries["customer_id:tom-1"] = "nb-ann"  # type: ignore[attr-defined]
+    router.replica.changed("customer_id:tom-1")
+    assert router.customers_of(["customer_id:tom-1"]) == ["nb-ann"]
+
+
+async def test_an_identifier_the_writer_marked_shared_takes_its_customers_links_with_it(
+        router: Router) -> None:
+    router.provisional.update({"device_id:d-7": "nb-lisa", "email:ann@example.com": "nb-lisa",
+                               "email:bob@example.com": "nb-bob"})
+    settings = router.settings
+    tp = TopicPartition(settings.input_topic("clickstream"), 0)
+    from nextbest.streams.stages.router import Held
+
+    held = Held(0, {"e": {"event_time": T0,
+                          "customer": {"email": "eve@example.com", "device_id": "d-7"}}},
+                (T0, 0, "x"), "nb-eve", answered=True)
+    router.hold(tp, held)
+    # the device was marked shared: the merges it linked into Lisa were undone
+    router.remember(held, shared=["device_id:d-7"])
+    assert router.provisional == {"email:bob@example.com": "nb-bob",
+                                  "email:eve@example.com": "nb-eve"}
