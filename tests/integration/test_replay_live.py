@@ -31,7 +31,7 @@ def test_a_backlog_live_decides_what_its_replay_decides(
     traffic = shop_traffic(4_000)
     harness = Harness(kafka=kafka_bootstrap, redis=redis_url,
                       prefix=f"nbreplay-{uuid.uuid4().hex[:8]}", data_dir=tmp_path,
-                      identity_order_wait_seconds=5.0)
+                      identity_order_wait_seconds=5.0, reorder_max_wait_seconds=5.0)
     asyncio.run(ensure_topics(harness.settings))
     harness.publish_in_order(traffic)
     harness.start_worker()
