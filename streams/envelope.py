@@ -16,8 +16,9 @@ On ``nextbest.identity-requests`` (one writer): ``{"rid", "ref", "at"}`` to reso
 reference that changes the graph (``at``: the event's time, for the merge records),
 ``{"rid", "erase": event}``, ``{"rid", "split": event}``, or ``{"rid", "refs": [{"ref",
 "provisional", "at"}]}`` for first sightings a router already routed (no reply). On
-``nextbest.identity-replies``: ``{"rid", "cid", "graph": {partition: offset}}``, with
-``"reason"`` when the reference resolves nobody (``cid`` None: the event is dead-lettered).
+``nextbest.identity-replies``: ``{"rid", "cid"}``, sent once the graph entries the answer made
+are acked, with ``"shared"`` (the identifiers it left out as shared) and ``"reason"`` when the
+reference resolves nobody (``cid`` None: the event is dead-lettered).
 
 ``t0`` is the Kafka timestamp of the original input message: event -> decision latency is measured
 from it.
