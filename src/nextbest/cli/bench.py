@@ -37,6 +37,8 @@ from nextbest.streams.settings import WorkerSettings
 LATENCY_OBJECTIVE_MS = 200.0
 STEPS_LINE = re.compile(r"^nextbest_engine_step_seconds_count ([0-9.e+]+)$", re.M)
 ENGINE_CPU_LINE = re.compile(r"^nextbest_engine_cpu_seconds_total ([0-9.e+]+)$", re.M)
+WAITS_LINE = re.compile(r"^nextbest_identity_wait_seconds_count ([0-9.e+]+)$", re.M)
+WAITED_LINE = re.compile(r"^nextbest_identity_wait_seconds_sum ([0-9.e+]+)$", re.M)
 
 
 def _latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
@@ -111,13 +113,15 @@ async def passthrough(
             "latency": _latency_summary(latencies)}
 
 
-def _engine_counters(url: str) -> tuple[float, float]:
-    """Events the worker's customer stage has run through the engine so far, and the CPU
-    seconds its engine took."""
+def _engine_counters(url: str) -> tuple[float, float, float, float]:
+    """Events the worker's customer stage has run through the engine so far, the CPU seconds
+    its engine took, the events its router held for the identity writer and the seconds they
+    waited."""
     with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
         text = response.read().decode()
-    steps, engine = STEPS_LINE.search(text), ENGINE_CPU_LINE.search(text)
-    return (float(steps.group(1)) if steps else 0.0, float(engine.group(1)) if engine else 0.0)
+    found = (line.search(text) for line in (STEPS_LINE, ENGINE_CPU_LINE, WAITS_LINE, WAITED_LINE))
+    steps, engine, waits, waited = (float(m.group(1)) if m else 0.0 for m in found)
+    return steps, engine, waits, waited
 
 
 def bench_traffic(seed: int, start_ms: int, probe_every: int
@@ -163,9 +167,10 @@ def _cluster_steps(urls: list[str]) -> float:
     return _cluster_counters(urls)[0]
 
 
-def _cluster_counters(urls: list[str]) -> tuple[float, float]:
+def _cluster_counters(urls: list[str]) -> tuple[float, float, float, float]:
     counters = [_engine_counters(url) for url in urls]
-    return sum(c[0] for c in counters), sum(c[1] for c in counters)
+    steps, engine, waits, waited = (sum(column) for column in zip(*counters, strict=True))
+    return steps, engine, waits, waited
 
 
 def _cluster_cpu_seconds(pids: list[int]) -> float:
@@ -187,7 +192,8 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         for item in catalog:
             await publisher.send(item)
         await asyncio.sleep(2)
-        steps_before, engine_before = await asyncio.to_thread(_cluster_counters, worker_urls)
+        steps_before, engine_before, waits_before, waited_before = await asyncio.to_thread(
+            _cluster_counters, worker_urls)
         catalog_before = publisher.stats.by_family.get("catalog", 0)
         sent_before = publisher.stats.sent
         cpu_before = _cluster_cpu_seconds(worker_pids)
@@ -206,7 +212,10 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         await asyncio.sleep(0.25)
     elapsed = time.monotonic() - started
     cpu = _cluster_cpu_seconds(worker_pids) - cpu_before if worker_pids else None
-    engine_cpu = (await asyncio.to_thread(_cluster_counters, worker_urls))[1] - engine_before
+    _, engine_after, waits_after, waited_after = await asyncio.to_thread(
+        _cluster_counters, worker_urls)
+    engine_cpu = engine_after - engine_before
+    waits, waited = waits_after - waits_before, waited_after - waited_before
     await asyncio.sleep(1)
     await watcher.stop()
     seen = watcher.observed
@@ -219,6 +228,9 @@ async def pipeline(settings: WorkerSettings, worker_urls: list[str], *, rate: fl
         "decisions": dict(seen.decisions),
         "duplicate_decisions": seen.duplicates,
         "latency": _latency_summary(seen.latencies_ms),
+        "identity_waits": {"events": int(waits),
+                           "share": round(waits / processed, 4) if processed else None,
+                           "mean_ms": round(waited / waits * 1000, 1) if waits else None},
         "worker_cpu_us_per_event": round(cpu / processed * 1e6, 1) if cpu and processed else None,
         "engine_in_worker_us_per_event": (round(engine_cpu / processed * 1e6, 1)
                                           if engine_cpu and processed else None),
