@@ -104,8 +104,6 @@ class GraphReplica:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.store: dict[str, Any] = {}
-        self.positions: dict[int, int] = {}
-        self._advanced = asyncio.Event()
         self._client: AIOKafkaConsumer | None = None
         self.changed: Callable[[str], None] = lambda key: None
         """Called with each identifier whose entry (its customer, or its shared mark) the
@@ -149,8 +147,7 @@ class GraphReplica:
         tps = await kafka.topic_partitions(client, settings.identity_graph_topic)
         client.assign(tps)
         store = self.store
-        ends = await kafka.read_to_end(client, tps, lambda r: _apply(store, r.key, r.value))
-        self.positions = {tp.partition: end for tp, end in ends.items()}
+        await kafka.read_to_end(client, tps, lambda r: _apply(store, r.key, r.value))
         logger.info("identity replica: %d entries", len(self.store))
 
     async def run(self) -> None:
@@ -158,7 +155,7 @@ class GraphReplica:
         while True:
             batch = await self._client.getmany(timeout_ms=1000)
             changed = self.changed
-            for tp, records in batch.items():
+            for records in batch.values():
                 for record in records:
                     _apply(self.store, record.key, record.value)
                     name = record.key.decode() if record.key else ""
@@ -166,10 +163,6 @@ class GraphReplica:
                         changed(name[len(_ID):])
                     elif name.startswith(SHARED):
                         changed(name[len(SHARED):])
-                if records:
-                    self.positions[tp.partition] = records[-1].offset + 1
-            if batch:
-                self._advanced.set()
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -72,6 +72,11 @@ class RecordingProducer:
         return [envelope.unpack(v)["e"]["event_id"] for t, _, v in self.sent
                 if t == settings.customer_topic and v and envelope.unpack(v)["k"] == "event"]
 
+    def to_customers(self, settings: WorkerSettings) -> list[dict[str, Any]]:
+        """Every message sent to the customer topic, in order."""
+        return [envelope.unpack(v) for t, _, v in self.sent
+                if t == settings.customer_topic and v]
+
     def requests(self, settings: WorkerSettings) -> list[dict[str, Any]]:
         return [envelope.unpack(v) for t, _, v in self.sent
                 if t == settings.identity_request_topic and v]
@@ -142,7 +147,7 @@ async def test_a_batch_of_several_partitions_is_routed_in_time_order(router: Rou
     await router.outbox.flush()
     producer = router.pipeline.producer
     assert producer.routed(settings) == ["c0", "s0", "s1", "c1", "c2"]
-    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    routed = producer.to_customers(settings)
     assert [m["f"] for m in routed if m["k"] == "event"] == [
         "clickstream", "support", "support", "clickstream", "clickstream"]
 
@@ -239,7 +244,7 @@ async def test_a_new_identifier_with_one_known_customers_is_linked_without_waiti
     await router.process({tp: [record(tp, 0, "clickstream", new_device),
                                record(tp, 1, "clickstream", on_it)]})
     await router.outbox.flush()
-    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    routed = producer.to_customers(settings)
     assert [(m["e"]["event_id"], m["cid"]) for m in routed if m["k"] == "event"] == [
         ("new-device", "nb-lisa"), ("on-it", "nb-lisa")]
     assert producer.requests(settings) == []
@@ -285,7 +290,7 @@ async def test_known_and_new_customers_are_routed_at_once(
     await router.outbox.flush()
 
     assert producer.routed(settings) == ["known", "new"]
-    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    routed = producer.to_customers(settings)
     new_id = new_customer_id("phone:+4917000000")
     assert [m["cid"] for m in routed if m["k"] == "event"] == ["nb-lisa", new_id]
     assert not router.held.get(tp)
@@ -388,7 +393,7 @@ async def test_by_default_other_partitions_go_on_while_an_event_waits_for_the_wr
     await router.process({chats: [record(chats, 0, "support", later, T0 + 50),
                                   record(chats, 1, "support", again, T0 + 60)]})
     await router.outbox.flush()
-    routed = [envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic]
+    routed = producer.to_customers(settings)
     # routed at once, each stamped with the time everything before it was routed by, held
     # back to before the link: nobody is woken past it
     assert [(m["e"]["event_id"], m["w"]) for m in routed if m["k"] == "event"] == [
@@ -406,9 +411,8 @@ async def test_later_events_wait_for_an_event_held_for_the_writer_and_carry_the_
     await router.outbox.flush()
 
     def stamped() -> dict[str, int]:
-        return {m["e"]["event_id"]: m["w"] for m in (
-            envelope.unpack(v) for t, _, v in producer.sent if t == settings.customer_topic)
-            if m["k"] == "event"}
+        return {m["e"]["event_id"]: m["w"] for m in producer.to_customers(settings)
+                if m["k"] == "event"}
 
     # the link waits for the writer, and the later message of another partition behind it
     assert stamped() == {}
